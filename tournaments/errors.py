@@ -1,0 +1,49 @@
+from project.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+
+class TournamentNotFound(NotFound):
+    pass
+
+
+class TeamNotFound(NotFound):
+    pass
+
+
+class RegistrationClosed(Conflict):
+    code = "registration_closed"
+
+
+class TournamentFull(Conflict):
+    code = "tournament_full"
+
+
+class AlreadyRegistered(Conflict):
+    code = "already_registered"
+
+
+class NotRegistered(Conflict):
+    code = "not_registered"
+
+
+class InvalidRoster(InvalidInput):
+    code = "invalid_roster"
+
+
+class NotCaptain(Forbidden):
+    code = "not_captain"
+
+
+class NotOrganizer(Forbidden):
+    code = "not_organizer"
+
+
+class NotInvited(Forbidden):
+    code = "not_invited"
+
+
+class AlreadyMember(Conflict):
+    code = "already_member"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_status"

@@ -1,0 +1,182 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from wallets.models import Account
+
+NAME_MAX_LENGTH = 100
+GAME_MAX_LENGTH = 50
+MAX_TEAM_SIZE = 16
+MIN_PARTICIPANTS, MAX_PARTICIPANTS = 2, 1024
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    captain = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="captained_teams"
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TeamMember", related_name="teams"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.team_id}"
+
+
+class TeamInvite(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invites")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_invite_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} invited to {self.team_id}"
+
+
+class Tournament(models.Model):
+    class Format(models.TextChoices):
+        SINGLE_ELIMINATION = "single_elimination"
+        DOUBLE_ELIMINATION = "double_elimination"
+        ROUND_ROBIN = "round_robin"
+        SWISS = "swiss"
+
+    class Status(models.TextChoices):
+        REGISTRATION = "registration"
+        IN_PROGRESS = "in_progress"
+        COMPLETED = "completed"
+        CANCELLED = "cancelled"
+
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    game = models.CharField(max_length=GAME_MAX_LENGTH, blank=True)
+    format = models.CharField(max_length=20, choices=Format.choices)
+    team_size = models.PositiveSmallIntegerField(default=1)
+    max_participants = models.PositiveIntegerField()
+    entry_fee = models.BigIntegerField(default=0)
+    prize_split = models.JSONField(default=list)
+    swiss_rounds = models.PositiveSmallIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REGISTRATION)
+    organizer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="organized_tournaments"
+    )
+    # Kept by the same guarded statements that admit and remove participants, so capacity
+    # is checked and taken in one step (see services.tournament_join).
+    participant_count = models.PositiveIntegerField(default=0)
+    # Entry fees collected and not refunded: what the prizes are paid from. Payouts empty
+    # the escrow account but leave this figure as the pool that was played for.
+    prize_pool = models.BigIntegerField(default=0)
+    refunds_pending = models.PositiveIntegerField(default=0)
+    # Number of the tournament's last live event; bumped in the transaction of each change.
+    version = models.BigIntegerField(default=0)
+    escrow = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="tournament")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(participant_count__lte=F("max_participants")),
+                name="tournament_not_over_capacity",
+            ),
+            models.CheckConstraint(
+                condition=Q(entry_fee__gte=0), name="tournament_entry_fee_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(team_size__gte=1, team_size__lte=MAX_TEAM_SIZE),
+                name="tournament_team_size_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "-id"], name="tournament_status_newest")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_team_event(self) -> bool:
+        return self.team_size > 1
+
+
+class Participant(models.Model):
+    """A player (solo) or a team's roster (team events) registered in one tournament."""
+
+    class Status(models.TextChoices):
+        REGISTERED = "registered"
+        LEFT = "left"
+        REFUNDED = "refunded"  # the tournament was cancelled and the fees returned
+
+    tournament = models.ForeignKey(
+        Tournament, on_delete=models.CASCADE, related_name="participants"
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
+    # Who acts for the participant: the player, or the team's captain at join time.
+    captain = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    name = models.CharField(max_length=150)
+    seed = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REGISTERED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tournament", "status"], name="participant_by_status")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def ledger_reference(self) -> str:
+        """The key of this participant's postings in the ledger (fee, refund, prize)."""
+        return f"participant:{self.pk}"
+
+
+class ParticipantMember(models.Model):
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="roster")
+    # Copied from the participant so the database can hold "one active participant per
+    # user per tournament" in a unique index.
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tournament", "user"],
+                condition=Q(active=True),
+                name="member_in_one_participant_per_tournament",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} plays for {self.participant_id}"
+
+
+class TournamentEvent(models.Model):
+    """The durable, versioned log of a tournament's changes (what live clients replay)."""
+
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="events")
+    version = models.BigIntegerField()
+    name = models.CharField(max_length=40)
+    data = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tournament", "version"], name="event_version_once")
+        ]
+        ordering = ["tournament", "version"]
+
+    def __str__(self) -> str:
+        return f"{self.tournament_id}@{self.version} {self.name}"

@@ -1,0 +1,74 @@
+from django.db.models import Prefetch, QuerySet
+
+from tournaments.errors import TeamNotFound, TournamentNotFound
+from tournaments.models import (
+    Participant,
+    ParticipantMember,
+    Team,
+    TeamMember,
+    Tournament,
+    TournamentEvent,
+)
+
+
+def _roster_prefetch() -> Prefetch:
+    return Prefetch(
+        "roster",
+        queryset=ParticipantMember.objects.select_related("user").order_by("pk"),
+        to_attr="loaded_roster",
+    )
+
+
+def tournament_list(*, status: str | None = None) -> QuerySet[Tournament]:
+    tournaments = Tournament.objects.all()
+    if status:
+        tournaments = tournaments.filter(status=status)
+    return tournaments
+
+
+def tournament_get(*, tournament_id: int) -> Tournament:
+    """A tournament with its participants (all but those who left) and their rosters."""
+    tournament = (
+        Tournament.objects.filter(pk=tournament_id)
+        .prefetch_related(
+            Prefetch(
+                "participants",
+                queryset=Participant.objects.exclude(status=Participant.Status.LEFT)
+                .order_by("seed", "pk")
+                .prefetch_related(_roster_prefetch()),
+                to_attr="loaded_participants",
+            )
+        )
+        .first()
+    )
+    if tournament is None:
+        raise TournamentNotFound(f"There is no tournament {tournament_id}.")
+    return tournament
+
+
+def participant_with_roster(*, participant: Participant) -> Participant:
+    """Reload a participant with its roster, for rendering."""
+    return Participant.objects.prefetch_related(_roster_prefetch()).get(pk=participant.pk)
+
+
+def team_get(*, team_id: int) -> Team:
+    team = (
+        Team.objects.filter(pk=team_id)
+        .prefetch_related(
+            Prefetch(
+                "memberships",
+                queryset=TeamMember.objects.select_related("user").order_by("pk"),
+                to_attr="loaded_memberships",
+            )
+        )
+        .first()
+    )
+    if team is None:
+        raise TeamNotFound(f"There is no team {team_id}.")
+    return team
+
+
+def events_since(*, tournament_id: int, since: int) -> QuerySet[TournamentEvent]:
+    return TournamentEvent.objects.filter(tournament_id=tournament_id, version__gt=since).order_by(
+        "version"
+    )

@@ -1,0 +1,130 @@
+"""Shapes of tournaments, teams and participants, as REST answers and event payloads.
+
+Output serializers read only what their selector loaded (``loaded_roster`` lists set by
+``Prefetch(..., to_attr=...)`` or by the service that created the rows), so rendering
+never issues a query of its own.
+"""
+
+from rest_framework import serializers
+
+from tournaments.models import (
+    GAME_MAX_LENGTH,
+    MAX_PARTICIPANTS,
+    MAX_TEAM_SIZE,
+    MIN_PARTICIPANTS,
+    NAME_MAX_LENGTH,
+    Participant,
+    Team,
+    Tournament,
+    TournamentEvent,
+)
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "captain", "members"]
+
+    def get_members(self, team) -> list[dict]:
+        return UserRefSerializer([m.user for m in team.loaded_memberships], many=True).data
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    members = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Participant
+        fields = ["id", "name", "seed", "team", "captain", "members", "status"]
+
+    def get_members(self, participant) -> list[dict]:
+        return UserRefSerializer([m.user for m in participant.loaded_roster], many=True).data
+
+
+class TournamentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tournament
+        fields = [
+            "id", "name", "game", "format", "team_size", "max_participants", "entry_fee",
+            "prize_split", "swiss_rounds", "status", "organizer", "participant_count",
+            "prize_pool", "refunds_pending", "version", "created_at", "started_at",
+            "completed_at",
+        ]  # fmt: skip
+
+
+class TournamentDetailSerializer(TournamentSerializer):
+    participants = serializers.SerializerMethodField()
+
+    class Meta(TournamentSerializer.Meta):
+        fields = [*TournamentSerializer.Meta.fields, "participants"]
+
+    def get_participants(self, tournament) -> list[dict]:
+        return ParticipantSerializer(tournament.loaded_participants, many=True).data
+
+
+class TournamentEventSerializer(serializers.ModelSerializer):
+    event = serializers.CharField(source="name")
+
+    class Meta:
+        model = TournamentEvent
+        fields = ["version", "event", "data", "created_at"]
+
+
+# --- Input --------------------------------------------------------------------------------
+
+
+class TournamentCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(min_length=1, max_length=NAME_MAX_LENGTH)
+    game = serializers.CharField(max_length=GAME_MAX_LENGTH, allow_blank=True, default="")
+    format = serializers.ChoiceField(choices=Tournament.Format.choices)
+    team_size = serializers.IntegerField(min_value=1, max_value=MAX_TEAM_SIZE, default=1)
+    max_participants = serializers.IntegerField(
+        min_value=MIN_PARTICIPANTS, max_value=MAX_PARTICIPANTS
+    )
+    entry_fee = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
+    prize_split = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=100),
+        min_length=1,
+        max_length=MAX_PARTICIPANTS,
+        default=[100],
+    )
+    swiss_rounds = serializers.IntegerField(min_value=1, max_value=64, required=False)
+
+    def validate_prize_split(self, value: list[int]) -> list[int]:
+        if sum(value) != 100:
+            raise serializers.ValidationError("The percentages must sum to 100.")
+        return value
+
+    def validate(self, attrs):
+        if "swiss_rounds" in attrs and attrs["format"] != Tournament.Format.SWISS:
+            raise serializers.ValidationError(
+                {"swiss_rounds": ["Only swiss tournaments have rounds."]}
+            )
+        if len(attrs["prize_split"]) > attrs["max_participants"]:
+            raise serializers.ValidationError(
+                {"prize_split": ["More places are paid than there are participants."]}
+            )
+        return attrs
+
+
+class TournamentJoinSerializer(serializers.Serializer):
+    team = serializers.IntegerField(min_value=1, required=False)
+    members = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        max_length=MAX_TEAM_SIZE,
+        required=False,
+    )
+
+
+class TeamCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(min_length=1, max_length=NAME_MAX_LENGTH)
+
+
+class TeamInviteSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)

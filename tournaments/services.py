@@ -1,0 +1,473 @@
+"""Writes for tournaments and teams.
+
+Lock order, the same in every action so that concurrent actions queue instead of
+deadlocking: ledger accounts (in pk order, ``wallets.services.accounts_lock``), then
+participants (pk order), then the tournament row, which is the hottest row and is touched
+last, by one guarded ``UPDATE`` that also checks the rule it enforces (capacity, status)
+and bumps the event version.
+"""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+from django.db.models import Prefetch
+
+from project.errors import InvalidInput, NotFound
+from tournaments import tasks
+from tournaments.errors import (
+    AlreadyMember,
+    AlreadyRegistered,
+    InvalidRoster,
+    InvalidTransition,
+    NotCaptain,
+    NotInvited,
+    NotOrganizer,
+    NotRegistered,
+    RegistrationClosed,
+    TournamentFull,
+    TournamentNotFound,
+)
+from tournaments.events import event_append
+from tournaments.models import (
+    Participant,
+    ParticipantMember,
+    Team,
+    TeamInvite,
+    TeamMember,
+    Tournament,
+)
+from tournaments.selectors import team_get
+from tournaments.serializers import ParticipantSerializer, TournamentSerializer
+from users.models import User
+from wallets.errors import InsufficientFunds
+from wallets.models import Posting
+from wallets.selectors import posting_lines
+from wallets.services import PostingDraft, accounts_lock, escrow_create, postings_record
+
+REFUND_CHUNK_SIZE = 1000
+
+Status = Tournament.Status
+
+
+# --- Tournaments ----------------------------------------------------------------------------
+
+
+def tournament_create(
+    *,
+    organizer: User,
+    name: str,
+    format: str,
+    max_participants: int,
+    game: str = "",
+    team_size: int = 1,
+    entry_fee: int = 0,
+    prize_split: list[int] | None = None,
+    swiss_rounds: int | None = None,
+) -> Tournament:
+    with transaction.atomic():
+        tournament = Tournament(
+            organizer=organizer,
+            name=name,
+            game=game,
+            format=format,
+            team_size=team_size,
+            max_participants=max_participants,
+            entry_fee=entry_fee,
+            prize_split=prize_split or [100],
+            swiss_rounds=swiss_rounds,
+        )
+        tournament.escrow = escrow_create(label=f"prize pool of {name}"[:120])
+        tournament.save()
+    return tournament
+
+
+def tournament_join(
+    *,
+    tournament_id: int,
+    user: User,
+    team_id: int | None = None,
+    member_ids: list[int] | None = None,
+) -> Participant:
+    """Register a player (solo) or a team's roster, charging every member the entry fee.
+
+    One transaction, a constant number of statements whatever the roster size: lock the
+    roster's wallets and the escrow; check funds on the locked rows; one query for "is any
+    member already registered"; take a place with a guarded UPDATE; insert the participant,
+    its roster and the ledger lines in bulk. Either all of it happens or none.
+    """
+    tournament = _tournament_get(tournament_id)
+    team, roster = _roster_resolve(
+        tournament=tournament, user=user, team_id=team_id, member_ids=member_ids
+    )
+    roster_ids = [member.pk for member in roster]
+    fee = tournament.entry_fee
+
+    with transaction.atomic():
+        locked = {}
+        if fee:
+            locked = accounts_lock(ids=[tournament.escrow_id], user_ids=roster_ids)
+            wallets = {a.user_id: a for a in locked.values() if a.user_id is not None}
+            short = [u for u in roster if u.pk not in wallets or wallets[u.pk].balance < fee]
+            if short:
+                raise InsufficientFunds(
+                    f"{_names(short)} cannot pay the entry fee of {fee}.",
+                    account_ids=[wallets[u.pk].pk for u in short if u.pk in wallets],
+                )
+
+        registered = list(
+            ParticipantMember.objects.filter(
+                tournament_id=tournament.pk, user_id__in=roster_ids, active=True
+            ).values_list("user_id", flat=True)
+        )
+        if registered:
+            already = [u for u in roster if u.pk in registered]
+            raise AlreadyRegistered(f"{_names(already)} already plays in this tournament.")
+
+        admitted = _tournament_update(
+            tournament,
+            set_sql="participant_count = participant_count + 1, prize_pool = prize_pool + %s",
+            set_params=[fee * len(roster)],
+            where_sql="status = %s AND participant_count < max_participants",
+            where_params=[Status.REGISTRATION],
+        )
+        if not admitted:
+            status = Tournament.objects.values_list("status", flat=True).get(pk=tournament.pk)
+            if status != Status.REGISTRATION:
+                raise RegistrationClosed("Registration for this tournament is closed.")
+            raise TournamentFull("This tournament is full.")
+
+        participant = Participant.objects.create(
+            tournament=tournament,
+            team=team,
+            captain=team.captain if team else user,
+            name=team.name if team else user.username,
+        )
+        participant.loaded_roster = ParticipantMember.objects.bulk_create(
+            ParticipantMember(participant=participant, tournament=tournament, user=member)
+            for member in roster
+        )
+        if fee:
+            lines = {wallets[u.pk].pk: -fee for u in roster}
+            lines[tournament.escrow_id] = fee * len(roster)
+            postings_record(
+                drafts=[
+                    PostingDraft(
+                        kind=Posting.Kind.ENTRY_FEE,
+                        reference=participant.ledger_reference,
+                        lines=lines,
+                        tournament_id=tournament.pk,
+                    )
+                ],
+                locked=locked,
+            )
+        event_append(
+            tournament=tournament,
+            name="participant.joined",
+            data={
+                "participant": ParticipantSerializer(participant).data,
+                "tournament": TournamentSerializer(tournament).data,
+            },
+        )
+    return participant
+
+
+def tournament_leave(*, tournament_id: int, user: User) -> Participant:
+    """Withdraw the user's participant and refund every member's fee at once."""
+    tournament = _tournament_get(tournament_id)
+    membership = (
+        ParticipantMember.objects.select_related("participant")
+        .filter(tournament_id=tournament.pk, user=user, active=True)
+        .first()
+    )
+    if membership is None:
+        raise NotRegistered("You are not registered in this tournament.")
+    participant = membership.participant
+    if participant.captain_id != user.pk:
+        raise NotCaptain("Only the team's captain can withdraw the team.")
+    if tournament.status != Status.REGISTRATION:
+        raise RegistrationClosed("Registration is closed; participants can no longer leave.")
+
+    with transaction.atomic():
+        refunded = _participants_refund(
+            tournament=tournament,
+            participant_ids=[participant.pk],
+            new_status=Participant.Status.LEFT,
+            counters_sql="participant_count = participant_count - %s",
+            required_status=Status.REGISTRATION,
+        )
+        if refunded is None:
+            raise RegistrationClosed("Registration is closed; participants can no longer leave.")
+        if not refunded:
+            raise NotRegistered("You are not registered in this tournament.")
+        participant = refunded[0]
+        event_append(
+            tournament=tournament,
+            name="participant.left",
+            data={
+                "participant": ParticipantSerializer(participant).data,
+                "tournament": TournamentSerializer(tournament).data,
+            },
+        )
+    return participant
+
+
+def tournament_cancel(*, tournament_id: int, user: User) -> Tournament:
+    """Cancel at once; every registered participant is refunded in the background."""
+    tournament = _tournament_get(tournament_id)
+    _organizer_check(tournament, user)
+    with transaction.atomic():
+        # Lock first, count after: a join that committed while we waited is then counted.
+        tournament = Tournament.objects.select_for_update().get(pk=tournament.pk)
+        if tournament.status not in (Status.REGISTRATION, Status.IN_PROGRESS):
+            raise InvalidTransition(f"A {tournament.status} tournament cannot be cancelled.")
+        pending = Participant.objects.filter(
+            tournament=tournament, status=Participant.Status.REGISTERED
+        ).count()
+        _tournament_update(
+            tournament,
+            set_sql="status = %s, refunds_pending = %s",
+            set_params=[Status.CANCELLED, pending],
+        )
+        event_append(
+            tournament=tournament,
+            name="tournament.cancelled",
+            data={"tournament": TournamentSerializer(tournament).data},
+        )
+        if pending:
+            tasks.tournament_refunds_run.delay_on_commit(tournament.pk)
+    return tournament
+
+
+def tournament_refunds_chunk(*, tournament_id: int, limit: int = REFUND_CHUNK_SIZE) -> int:
+    """Refund up to ``limit`` participants of a cancelled tournament in one transaction.
+
+    Returns how many were refunded (0 when none are left). Safe to run twice or in
+    parallel: participants are re-read under lock, and the ledger refuses a second refund
+    posting for the same participant.
+    """
+    tournament = _tournament_get(tournament_id)
+    ids = list(
+        Participant.objects.filter(tournament=tournament, status=Participant.Status.REGISTERED)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not ids:
+        return 0
+    with transaction.atomic():
+        refunded = _participants_refund(
+            tournament=tournament,
+            participant_ids=ids,
+            new_status=Participant.Status.REFUNDED,
+            counters_sql="refunds_pending = refunds_pending - %s",
+            required_status=Status.CANCELLED,
+        )
+        if not refunded:
+            return 0
+        event_append(
+            tournament=tournament,
+            name="refunds.progress",
+            data={
+                "tournament": TournamentSerializer(tournament).data,
+                "refunded": [p.pk for p in refunded],
+                "refunds_pending": tournament.refunds_pending,
+            },
+        )
+    return len(refunded)
+
+
+def _participants_refund(
+    *,
+    tournament: Tournament,
+    participant_ids: list[int],
+    new_status: str,
+    counters_sql: str,
+    required_status: str,
+) -> list[Participant] | None:
+    """Return the entry fees of the given participants that are still registered.
+
+    Each refund is the exact reverse of the participant's entry-fee posting. Returns the
+    participants refunded, or None if the tournament is no longer in ``required_status``
+    (the caller's transaction must then roll back).
+    """
+    references = [f"participant:{pk}" for pk in participant_ids]
+    fee_lines = posting_lines(kind=Posting.Kind.ENTRY_FEE, references=references)
+    account_ids = {account_id for lines in fee_lines.values() for account_id in lines}
+    locked = accounts_lock(ids=account_ids) if account_ids else {}
+
+    # Re-read under lock: a concurrent leave or refund may have taken some already.
+    participants = list(
+        Participant.objects.select_for_update()
+        .filter(pk__in=participant_ids, status=Participant.Status.REGISTERED)
+        .order_by("pk")
+        .prefetch_related(
+            Prefetch(
+                "roster",
+                queryset=ParticipantMember.objects.select_related("user"),
+                to_attr="loaded_roster",
+            )
+        )
+    )
+    if not participants:
+        return []
+    drafts = [
+        PostingDraft(
+            kind=Posting.Kind.REFUND,
+            reference=p.ledger_reference,
+            lines={
+                account_id: -amount for account_id, amount in fee_lines[p.ledger_reference].items()
+            },
+            tournament_id=tournament.pk,
+        )
+        for p in participants
+        if p.ledger_reference in fee_lines
+    ]
+    postings_record(drafts=drafts, locked=locked)
+    refunded_total = sum(-draft.lines[tournament.escrow_id] for draft in drafts)
+
+    refunded_ids = [p.pk for p in participants]
+    Participant.objects.filter(pk__in=refunded_ids).update(status=new_status)
+    ParticipantMember.objects.filter(participant_id__in=refunded_ids).update(active=False)
+    for p in participants:
+        p.status = new_status
+    updated = _tournament_update(
+        tournament,
+        set_sql=f"{counters_sql}, prize_pool = prize_pool - %s",
+        set_params=[len(participants), refunded_total],
+        where_sql="status = %s",
+        where_params=[required_status],
+    )
+    return participants if updated else None
+
+
+# --- Teams ----------------------------------------------------------------------------------
+
+
+def team_create(*, user: User, name: str) -> Team:
+    with transaction.atomic():
+        team = Team.objects.create(name=name, captain=user)
+        team.loaded_memberships = [TeamMember.objects.create(team=team, user=user)]
+    return team
+
+
+def team_invite(*, team_id: int, by_user: User, username: str) -> TeamInvite:
+    team = team_get(team_id=team_id)
+    if team.captain_id != by_user.pk:
+        raise NotCaptain("Only the team's captain can invite players.")
+    invitee = User.objects.filter(username=username).first()
+    if invitee is None:
+        raise InvalidInput(
+            f"There is no user named {username!r}.", fields={"username": ["No such user."]}
+        )
+    if TeamMember.objects.filter(team=team, user=invitee).exists():
+        raise AlreadyMember(f"{username} is already a member of {team.name}.")
+    invite, _ = TeamInvite.objects.get_or_create(team=team, user=invitee)
+    return invite
+
+
+def team_accept(*, team_id: int, user: User) -> Team:
+    team = team_get(team_id=team_id)
+    with transaction.atomic():
+        deleted, _ = TeamInvite.objects.filter(team=team, user=user).delete()
+        if not deleted:
+            raise NotInvited("You have no invitation to this team.")
+        TeamMember.objects.get_or_create(team=team, user=user)
+    return team
+
+
+def team_member_remove(*, team_id: int, by_user: User, user_id: int) -> None:
+    team = team_get(team_id=team_id)
+    if by_user.pk not in (team.captain_id, user_id):
+        raise NotCaptain("Only the captain or the member themself can remove a member.")
+    if user_id == team.captain_id:
+        raise InvalidTransition("The captain cannot leave the team.", code="captain_cannot_leave")
+    deleted, _ = TeamMember.objects.filter(team=team, user_id=user_id).delete()
+    if not deleted:
+        raise NotFound("That user is not a member of this team.")
+
+
+# --- Helpers --------------------------------------------------------------------------------
+
+
+def _tournament_get(tournament_id: int) -> Tournament:
+    tournament = Tournament.objects.filter(pk=tournament_id).first()
+    if tournament is None:
+        raise TournamentNotFound(f"There is no tournament {tournament_id}.")
+    return tournament
+
+
+def _organizer_check(tournament: Tournament, user: User) -> None:
+    if tournament.organizer_id != user.pk and not user.is_staff:
+        raise NotOrganizer("Only the tournament's organizer can do this.")
+
+
+def _roster_resolve(
+    *, tournament: Tournament, user: User, team_id: int | None, member_ids: list[int] | None
+) -> tuple[Team | None, list[User]]:
+    if not tournament.is_team_event:
+        if team_id is not None or member_ids:
+            raise InvalidRoster("This is a solo tournament: join without a team.")
+        return None, [user]
+
+    if team_id is None:
+        raise InvalidRoster(
+            f"This is a team tournament ({tournament.team_size} players): name your team.",
+            fields={"team": ["This field is required."]},
+        )
+    team = team_get(team_id=team_id)
+    if team.captain_id != user.pk:
+        raise NotCaptain("Only the team's captain can register the team.")
+
+    members_by_id = {m.user_id: m.user for m in team.loaded_memberships}
+    if member_ids is None:
+        roster = list(members_by_id.values())
+    else:
+        if len(set(member_ids)) != len(member_ids):
+            raise InvalidRoster("The roster names a player twice.")
+        strangers = [pk for pk in member_ids if pk not in members_by_id]
+        if strangers:
+            raise InvalidRoster(f"Users {strangers} are not members of {team.name}.")
+        roster = [members_by_id[pk] for pk in member_ids]
+    if len(roster) != tournament.team_size:
+        raise InvalidRoster(
+            f"The roster has {len(roster)} players; this tournament needs exactly "
+            f"{tournament.team_size}."
+        )
+    return team, roster
+
+
+def _tournament_update(
+    tournament: Tournament,
+    *,
+    set_sql: str,
+    set_params: list,
+    where_sql: str = "TRUE",
+    where_params: list | None = None,
+) -> bool:
+    """One guarded UPDATE of the tournament row that also takes the next event version.
+
+    Copies the counters it returns onto ``tournament``; False if the guard refused.
+    """
+    table = Tournament._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {set_sql}, version = version + 1 "
+            f"WHERE id = %s AND ({where_sql}) "
+            "RETURNING version, status, participant_count, prize_pool, refunds_pending",
+            [*set_params, tournament.pk, *(where_params or [])],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    (
+        tournament.version,
+        tournament.status,
+        tournament.participant_count,
+        tournament.prize_pool,
+        tournament.refunds_pending,
+    ) = row
+    return True
+
+
+def _names(users: list[User]) -> str:
+    names = [u.username for u in users]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -1,0 +1,208 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from project.errors import InvalidInput
+from project.idempotency import run_idempotent
+from project.pagination import NewestFirstPagination
+from tournaments import selectors, services
+from tournaments.models import Tournament
+from tournaments.serializers import (
+    ParticipantSerializer,
+    TeamCreateSerializer,
+    TeamInviteSerializer,
+    TeamSerializer,
+    TournamentCreateSerializer,
+    TournamentDetailSerializer,
+    TournamentEventSerializer,
+    TournamentJoinSerializer,
+    TournamentSerializer,
+)
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Replays the first answer for a repeat of this key (up to 255 characters).",
+)
+
+
+def _valid(serializer_class, request):
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class TournamentListView(ListAPIView):
+    serializer_class = TournamentSerializer
+    pagination_class = NewestFirstPagination
+
+    def get_queryset(self):
+        status_filter = self.request.query_params.get("status")
+        if status_filter and status_filter not in Tournament.Status.values:
+            raise InvalidInput(
+                "Unknown status.", fields={"status": [f"One of {Tournament.Status.values}."]}
+            )
+        return selectors.tournament_list(status=status_filter)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=Tournament.Status.values)],
+        tags=["tournaments"],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=TournamentCreateSerializer,
+        responses={201: TournamentSerializer},
+        tags=["tournaments"],
+    )
+    def post(self, request):
+        tournament = services.tournament_create(
+            organizer=request.user, **_valid(TournamentCreateSerializer, request)
+        )
+        return Response(TournamentSerializer(tournament).data, status=status.HTTP_201_CREATED)
+
+
+class TournamentDetailView(APIView):
+    @extend_schema(responses={200: TournamentDetailSerializer}, tags=["tournaments"])
+    def get(self, request, tournament_id: int):
+        tournament = selectors.tournament_get(tournament_id=tournament_id)
+        return Response(TournamentDetailSerializer(tournament).data)
+
+
+class TournamentJoinView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=TournamentJoinSerializer,
+        responses={201: ParticipantSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        tags=["tournaments"],
+    )
+    def post(self, request, tournament_id: int):
+        data = _valid(TournamentJoinSerializer, request)
+
+        def join():
+            participant = services.tournament_join(
+                tournament_id=tournament_id,
+                user=request.user,
+                team_id=data.get("team"),
+                member_ids=data.get("members"),
+            )
+            return status.HTTP_201_CREATED, ParticipantSerializer(participant).data
+
+        return run_idempotent(request, join)
+
+
+class TournamentLeaveView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={200: ParticipantSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        tags=["tournaments"],
+    )
+    def post(self, request, tournament_id: int):
+        def leave():
+            participant = services.tournament_leave(tournament_id=tournament_id, user=request.user)
+            return status.HTTP_200_OK, ParticipantSerializer(participant).data
+
+        return run_idempotent(request, leave)
+
+
+class TournamentCancelView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={202: TournamentSerializer}, tags=["tournaments"])
+    def post(self, request, tournament_id: int):
+        tournament = services.tournament_cancel(tournament_id=tournament_id, user=request.user)
+        return Response(TournamentSerializer(tournament).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TournamentEventsView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("since", int, description="Events after this version.")],
+        responses={
+            200: inline_serializer(
+                "EventLog",
+                {
+                    "version": serializers.IntegerField(),
+                    "events": TournamentEventSerializer(many=True),
+                },
+            )
+        },
+        tags=["live"],
+    )
+    def get(self, request, tournament_id: int):
+        since = request.query_params.get("since", "0")
+        if not since.isdigit() or len(since) > 18:
+            raise InvalidInput(
+                "since must be a version number.", fields={"since": ["Not a number."]}
+            )
+        tournament = selectors.tournament_get(tournament_id=tournament_id)
+        events = selectors.events_since(tournament_id=tournament.pk, since=int(since))
+        return Response(
+            {
+                "version": tournament.version,
+                "events": TournamentEventSerializer(events, many=True).data,
+            }
+        )
+
+
+class TeamCreateView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=TeamCreateSerializer, responses={201: TeamSerializer}, tags=["teams"])
+    def post(self, request):
+        team = services.team_create(user=request.user, **_valid(TeamCreateSerializer, request))
+        return Response(TeamSerializer(team).data, status=status.HTTP_201_CREATED)
+
+
+class TeamDetailView(APIView):
+    @extend_schema(responses={200: TeamSerializer}, tags=["teams"])
+    def get(self, request, team_id: int):
+        return Response(TeamSerializer(selectors.team_get(team_id=team_id)).data)
+
+
+class TeamInviteView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=TeamInviteSerializer,
+        responses={
+            201: inline_serializer(
+                "TeamInviteResult",
+                {"team": serializers.IntegerField(), "username": serializers.CharField()},
+            )
+        },
+        tags=["teams"],
+    )
+    def post(self, request, team_id: int):
+        data = _valid(TeamInviteSerializer, request)
+        services.team_invite(team_id=team_id, by_user=request.user, username=data["username"])
+        return Response(
+            {"team": team_id, "username": data["username"]}, status=status.HTTP_201_CREATED
+        )
+
+
+class TeamAcceptView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: TeamSerializer}, tags=["teams"])
+    def post(self, request, team_id: int):
+        services.team_accept(team_id=team_id, user=request.user)
+        return Response(TeamSerializer(selectors.team_get(team_id=team_id)).data)
+
+
+class TeamMemberView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={204: None}, tags=["teams"])
+    def delete(self, request, team_id: int, user_id: int):
+        services.team_member_remove(team_id=team_id, by_user=request.user, user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
