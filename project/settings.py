@@ -264,7 +264,10 @@ SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "3600"))
-SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+# Both commit every subdomain of the operator's domain to HTTPS, or the domain to browsers'
+# preload lists: the operator's decision, off unless set (README, "check --deploy").
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # GET /healthz is polled by load balancers over plain HTTP inside the network.

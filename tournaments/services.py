@@ -139,7 +139,7 @@ def tournament_join(
         participant = Participant.objects.create(
             tournament=tournament,
             team=team,
-            captain=team.captain if team else user,
+            captain_id=team.captain_id if team else user.pk,
             name=team.name if team else user.username,
         )
         participant.loaded_roster = ParticipantMember.objects.bulk_create(
