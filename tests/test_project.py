@@ -159,3 +159,17 @@ def test_ledger_is_read_only_in_the_admin(client, admin_user):
     client.force_login(admin_user)
     assert client.get("/admin/wallets/entry/add/", secure=True).status_code == 403
     assert client.get("/admin/wallets/posting/add/", secure=True).status_code == 403
+
+
+@pytest.mark.django_db
+def test_admin_login_is_locked_out_after_five_failures(client, admin_user):
+    for _ in range(5):
+        response = client.post(
+            "/admin/login/", {"username": admin_user.username, "password": "wrong"}, secure=True
+        )
+        assert response.status_code in (200, 429)
+    response = client.post(
+        "/admin/login/", {"username": admin_user.username, "password": "password"}, secure=True
+    )
+    assert response.status_code == 429
+    assert response.json()["code"] == "locked_out"

@@ -9,7 +9,7 @@ and bumps the event version.
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Prefetch
 
 from project.errors import InvalidInput, NotFound
@@ -27,7 +27,7 @@ from tournaments.errors import (
     TournamentFull,
     TournamentNotFound,
 )
-from tournaments.events import event_append
+from tournaments.events import events_append, tournament_row_update
 from tournaments.models import (
     Participant,
     ParticipantMember,
@@ -123,8 +123,9 @@ def tournament_join(
             already = [u for u in roster if u.pk in registered]
             raise AlreadyRegistered(f"{_names(already)} already plays in this tournament.")
 
-        admitted = _tournament_update(
+        admitted = tournament_row_update(
             tournament,
+            events=1,
             set_sql="participant_count = participant_count + 1, prize_pool = prize_pool + %s",
             set_params=[fee * len(roster)],
             where_sql="status = %s AND participant_count < max_participants",
@@ -160,13 +161,17 @@ def tournament_join(
                 ],
                 locked=locked,
             )
-        event_append(
+        events_append(
             tournament=tournament,
-            name="participant.joined",
-            data={
-                "participant": ParticipantSerializer(participant).data,
-                "tournament": TournamentSerializer(tournament).data,
-            },
+            events=[
+                (
+                    "participant.joined",
+                    {
+                        "participant": ParticipantSerializer(participant).data,
+                        "tournament": TournamentSerializer(tournament).data,
+                    },
+                )
+            ],
         )
     return participant
 
@@ -200,13 +205,17 @@ def tournament_leave(*, tournament_id: int, user: User) -> Participant:
         if not refunded:
             raise NotRegistered("You are not registered in this tournament.")
         participant = refunded[0]
-        event_append(
+        events_append(
             tournament=tournament,
-            name="participant.left",
-            data={
-                "participant": ParticipantSerializer(participant).data,
-                "tournament": TournamentSerializer(tournament).data,
-            },
+            events=[
+                (
+                    "participant.left",
+                    {
+                        "participant": ParticipantSerializer(participant).data,
+                        "tournament": TournamentSerializer(tournament).data,
+                    },
+                )
+            ],
         )
     return participant
 
@@ -223,15 +232,17 @@ def tournament_cancel(*, tournament_id: int, user: User) -> Tournament:
         pending = Participant.objects.filter(
             tournament=tournament, status=Participant.Status.REGISTERED
         ).count()
-        _tournament_update(
+        tournament_row_update(
             tournament,
+            events=1,
             set_sql="status = %s, refunds_pending = %s",
             set_params=[Status.CANCELLED, pending],
         )
-        event_append(
+        events_append(
             tournament=tournament,
-            name="tournament.cancelled",
-            data={"tournament": TournamentSerializer(tournament).data},
+            events=[
+                ("tournament.cancelled", {"tournament": TournamentSerializer(tournament).data})
+            ],
         )
         if pending:
             tasks.tournament_refunds_run.delay_on_commit(tournament.pk)
@@ -263,14 +274,18 @@ def tournament_refunds_chunk(*, tournament_id: int, limit: int = REFUND_CHUNK_SI
         )
         if not refunded:
             return 0
-        event_append(
+        events_append(
             tournament=tournament,
-            name="refunds.progress",
-            data={
-                "tournament": TournamentSerializer(tournament).data,
-                "refunded": [p.pk for p in refunded],
-                "refunds_pending": tournament.refunds_pending,
-            },
+            events=[
+                (
+                    "refunds.progress",
+                    {
+                        "tournament": TournamentSerializer(tournament).data,
+                        "refunded": [p.pk for p in refunded],
+                        "refunds_pending": tournament.refunds_pending,
+                    },
+                )
+            ],
         )
     return len(refunded)
 
@@ -329,8 +344,9 @@ def _participants_refund(
     ParticipantMember.objects.filter(participant_id__in=refunded_ids).update(active=False)
     for p in participants:
         p.status = new_status
-    updated = _tournament_update(
+    updated = tournament_row_update(
         tournament,
+        events=1,
         set_sql=f"{counters_sql}, prize_pool = prize_pool - %s",
         set_params=[len(participants), refunded_total],
         where_sql="status = %s",
@@ -433,39 +449,6 @@ def _roster_resolve(
             f"{tournament.team_size}."
         )
     return team, roster
-
-
-def _tournament_update(
-    tournament: Tournament,
-    *,
-    set_sql: str,
-    set_params: list,
-    where_sql: str = "TRUE",
-    where_params: list | None = None,
-) -> bool:
-    """One guarded UPDATE of the tournament row that also takes the next event version.
-
-    Copies the counters it returns onto ``tournament``; False if the guard refused.
-    """
-    table = Tournament._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {set_sql}, version = version + 1 "
-            f"WHERE id = %s AND ({where_sql}) "
-            "RETURNING version, status, participant_count, prize_pool, refunds_pending",
-            [*set_params, tournament.pk, *(where_params or [])],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    (
-        tournament.version,
-        tournament.status,
-        tournament.participant_count,
-        tournament.prize_pool,
-        tournament.refunds_pending,
-    ) = row
-    return True
 
 
 def _names(users: list[User]) -> str:
