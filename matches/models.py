@@ -72,7 +72,11 @@ class Match(models.Model):
     def loser_id(self) -> int | None:
         if self.winner_id is None:
             return None
-        return self.participant_b_id if self.winner_id == self.participant_a_id else self.participant_a_id
+        return (
+            self.participant_b_id
+            if self.winner_id == self.participant_a_id
+            else self.participant_a_id
+        )
 
 
 class MatchReport(models.Model):
