@@ -158,3 +158,14 @@ def deposit_create(*, user_id: int, amount: int) -> Account:
             locked=locked,
         )
     return locked[wallet.pk]
+
+
+def wallets_ensure(*, user_ids: Iterable[int]) -> None:
+    """Give every listed user a wallet if they have none (one statement)."""
+    Account.objects.bulk_create(
+        [
+            Account(kind=Account.Kind.WALLET, user_id=pk, label=f"wallet of user {pk}")
+            for pk in user_ids
+        ],
+        ignore_conflicts=True,
+    )
