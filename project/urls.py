@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from matches import views as match_views
 from project.errors import json_404
 from project.health import healthz
 from tournaments import views as tournament_views
@@ -27,6 +28,15 @@ api = [
     path("tournaments/<int:tournament_id>/leave", tournament_views.TournamentLeaveView.as_view()),
     path("tournaments/<int:tournament_id>/cancel", tournament_views.TournamentCancelView.as_view()),
     path("tournaments/<int:tournament_id>/events", tournament_views.TournamentEventsView.as_view()),
+    path("tournaments/<int:tournament_id>/start", match_views.TournamentStartView.as_view()),
+    path("tournaments/<int:tournament_id>/bracket", match_views.TournamentBracketView.as_view()),
+    path(
+        "tournaments/<int:tournament_id>/standings", match_views.TournamentStandingsView.as_view()
+    ),
+    path("matches/<int:match_id>", match_views.MatchDetailView.as_view()),
+    path("matches/<int:match_id>/report", match_views.MatchReportView.as_view()),
+    path("matches/<int:match_id>/resolve", match_views.MatchResolveView.as_view()),
+    path("matches/<int:match_id>/reset", match_views.MatchResetView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Anything else under /api/ is a JSON 404, also with DEBUG on.

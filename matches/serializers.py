@@ -1,0 +1,67 @@
+"""Shapes of matches, as REST answers and event payloads.
+
+``MatchSerializer`` reads ``match.loaded_reports`` (set by the selectors'
+``Prefetch(..., to_attr=...)`` or by the service that changed the match), never a query.
+"""
+
+from rest_framework import serializers
+
+from matches.models import Match, MatchReport
+
+
+class MatchReportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MatchReport
+        fields = ["participant", "winner", "scores", "at"]
+
+
+class MatchSerializer(serializers.ModelSerializer):
+    reports = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Match
+        fields = [
+            "id",
+            "tournament",
+            "bracket",
+            "round",
+            "position",
+            "participant_a",
+            "participant_b",
+            "status",
+            "winner",
+            "scores",
+            "reports",
+            "next_match",
+            "loser_next_match",
+        ]
+
+    def get_reports(self, match) -> list[dict]:
+        return MatchReportSerializer(match.loaded_reports, many=True).data
+
+
+class ResultInput(serializers.Serializer):
+    """``{winner, scores?}``: winner is a participant id, or null for a draw."""
+
+    winner = serializers.IntegerField(min_value=1, allow_null=True)
+    scores = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=1_000_000),
+        min_length=2,
+        max_length=2,
+        required=False,
+        allow_null=True,
+    )
+
+
+class StartInput(serializers.Serializer):
+    seeding = serializers.ChoiceField(choices=["registration", "random"], default="registration")
+
+
+class StandingSerializer(serializers.Serializer):
+    participant = serializers.IntegerField()
+    rank = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    draws = serializers.IntegerField()
+    points = serializers.IntegerField()
+    tiebreaks = serializers.DictField()

@@ -1,0 +1,658 @@
+"""Writes for brackets and results: start, report, resolve, reset, and the payout at the end.
+
+Every action is one transaction that locks the match rows it changes (the reported match
+first, then the matches it feeds, in that order), then the ledger accounts when it pays
+prizes, then the tournament row last, by the guarded ``UPDATE`` that takes the versions of
+the events it sends. A result is recorded with the relations loaded with the locked match
+and a constant number of statements whatever the size of the bracket.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from matches.errors import (
+    AlreadyReported,
+    DownstreamPlayed,
+    InvalidResult,
+    MatchClosed,
+    MatchNotFound,
+    MatchNotReady,
+    NotAPlayer,
+    NotEnoughParticipants,
+)
+from matches.formats import double_elimination, round_robin, single_elimination, swiss
+from matches.formats.payouts import prize_shares, split_among_roster
+from matches.formats.plan import GROUP, PlannedMatch
+from matches.models import Match, MatchReport
+from matches.placements import placements_for
+from matches.serializers import MatchSerializer
+from tournaments.errors import InvalidTransition, NotOrganizer, TournamentNotFound
+from tournaments.events import events_append, tournament_row_update
+from tournaments.models import Participant, ParticipantMember, Tournament
+from tournaments.serializers import ParticipantSerializer, TournamentSerializer
+from users.models import User
+from wallets.models import Posting
+from wallets.services import PostingDraft, accounts_lock, postings_record, wallets_ensure
+
+Format = Tournament.Format
+Status = Match.Status
+
+# Fields a result can change on a match; saved with one bulk UPDATE per action.
+MATCH_STATE_FIELDS = [
+    "participant_a",
+    "participant_b",
+    "status",
+    "winner",
+    "scores",
+    "completed_at",
+    "next_match",
+    "next_slot",
+]
+
+# When one action touches a match more than once, the event it sends names the strongest.
+EVENT_STRENGTH = {"match.updated": 0, "match.reset": 1, "match.disputed": 2, "match.completed": 3}
+
+
+# --- Start ----------------------------------------------------------------------------------
+
+
+def tournament_start(
+    *, tournament_id: int, user: User, seeding: str = "registration"
+) -> Tournament:
+    """Close registration, seed the participants and create every match in one go."""
+    with transaction.atomic():
+        tournament = Tournament.objects.select_for_update().filter(pk=tournament_id).first()
+        if tournament is None:
+            raise TournamentNotFound(f"There is no tournament {tournament_id}.")
+        _organizer_check(tournament, user)
+        if tournament.status != Tournament.Status.REGISTRATION:
+            raise InvalidTransition(f"The tournament is {tournament.status}; it cannot start.")
+        participants = list(
+            Participant.objects.filter(tournament=tournament, status=Participant.Status.REGISTERED)
+            .order_by("pk")
+            .prefetch_related(_roster_prefetch())
+        )
+        if len(participants) < 2:
+            raise NotEnoughParticipants("A tournament needs at least 2 participants to start.")
+        if seeding == "random":
+            secrets.SystemRandom().shuffle(participants)
+        for seed, participant in enumerate(participants, start=1):
+            participant.seed = seed
+        Participant.objects.bulk_update(participants, ["seed"])
+
+        by_seed = {p.seed: p.pk for p in participants}
+        if tournament.format == Format.SWISS:
+            swiss_rounds = tournament.swiss_rounds or swiss.default_rounds(len(participants))
+            planned = _swiss_round_plan(
+                round_number=1, seeds=list(by_seed), scores={}, played=set(), had_bye=set()
+            )
+        else:
+            swiss_rounds = tournament.swiss_rounds
+            planned = _PLANNERS[tournament.format](len(participants))
+        matches = _matches_create(tournament, planned, by_seed)
+
+        # Byes complete at once, their winners moving on (in memory: nothing is saved yet).
+        progress = _Progress(tournament, loader=lambda ids: {pk: matches[pk] for pk in ids})
+        for match in matches.values():
+            progress.settle(match)
+        Match.objects.bulk_update(
+            matches.values(), MATCH_STATE_FIELDS + ["loser_next_match", "loser_next_slot"]
+        )
+
+        now = timezone.now()
+        tournament_row_update(
+            tournament,
+            events=1,
+            set_sql="status = %s, started_at = %s, swiss_rounds = %s",
+            set_params=[Tournament.Status.IN_PROGRESS, now, swiss_rounds],
+        )
+        tournament.started_at, tournament.swiss_rounds = now, swiss_rounds
+        for match in matches.values():
+            match.loaded_reports = []
+        events_append(
+            tournament=tournament,
+            events=[
+                (
+                    "tournament.started",
+                    {
+                        "tournament": TournamentSerializer(tournament).data,
+                        "participants": ParticipantSerializer(participants, many=True).data,
+                        "matches": MatchSerializer(_ordered(matches.values()), many=True).data,
+                    },
+                )
+            ],
+        )
+    return tournament
+
+
+_PLANNERS: dict[str, Callable[[int], list[PlannedMatch]]] = {
+    Format.SINGLE_ELIMINATION: single_elimination.plan,
+    Format.DOUBLE_ELIMINATION: double_elimination.plan,
+    Format.ROUND_ROBIN: round_robin.plan,
+}
+
+
+def _matches_create(
+    tournament: Tournament, planned: list[PlannedMatch], by_seed: dict[int, int]
+) -> dict[int, Match]:
+    """Insert the planned matches in one statement, then wire where winners and losers go."""
+    by_key = {
+        pm.key: Match(
+            tournament=tournament,
+            bracket=pm.bracket,
+            round=pm.round,
+            position=pm.position,
+            is_bye=pm.bye,
+            participant_a_id=by_seed.get(pm.seed_a),
+            participant_b_id=by_seed.get(pm.seed_b),
+        )
+        for pm in planned
+    }
+    Match.objects.bulk_create(by_key.values())
+    for pm in planned:
+        match = by_key[pm.key]
+        if pm.winner_to:
+            match.next_match = by_key[pm.winner_to.key]
+            match.next_slot = pm.winner_to.side
+        if pm.loser_to:
+            match.loser_next_match = by_key[pm.loser_to.key]
+            match.loser_next_slot = pm.loser_to.side
+    return {match.pk: match for match in by_key.values()}
+
+
+def _swiss_round_plan(
+    *,
+    round_number: int,
+    seeds: list[int],
+    scores: dict[int, int],
+    played: set[frozenset[int]],
+    had_bye: set[int],
+) -> list[PlannedMatch]:
+    pairs, bye = swiss.pair_round(players=seeds, scores=scores, played=played, had_bye=had_bye)
+    planned = [
+        PlannedMatch(bracket=GROUP, round=round_number, position=i, seed_a=a, seed_b=b)
+        for i, (a, b) in enumerate(pairs, start=1)
+    ]
+    if bye is not None:
+        planned.append(
+            PlannedMatch(
+                bracket=GROUP, round=round_number, position=len(pairs) + 1, seed_a=bye, bye=True
+            )
+        )
+    return planned
+
+
+# --- Results --------------------------------------------------------------------------------
+
+
+def match_report(
+    *, match_id: int, user: User, winner_id: int | None, scores: list[int] | None = None
+) -> Match:
+    """A side reports the result; the second agreeing report completes the match."""
+    with transaction.atomic():
+        match = _match_lock(match_id)
+        tournament = match.tournament
+        participant_id = _reporting_side(match, user)
+        if tournament.status != Tournament.Status.IN_PROGRESS:
+            raise MatchClosed(f"The tournament is {tournament.status}.")
+        if match.status == Status.PENDING:
+            raise MatchNotReady("This match is still waiting for a participant.")
+        if match.status in (Status.COMPLETED, Status.DISPUTED):
+            raise MatchClosed(f"This match is {match.status}; only the organizer can change it.")
+        if any(r.participant_id == participant_id for r in match.loaded_reports):
+            raise AlreadyReported("Your side has already reported this match.")
+        _result_check(match, tournament, winner_id, scores)
+
+        report = MatchReport.objects.create(
+            match=match,
+            participant_id=participant_id,
+            reported_by=user,
+            winner_id=winner_id,
+            scores=scores,
+        )
+        other = next((r for r in match.loaded_reports if r.participant_id != participant_id), None)
+        match.loaded_reports.append(report)
+
+        progress = _Progress(tournament, loader=_matches_lock)
+        if other is None:
+            match.status = Status.AWAITING_CONFIRMATION
+            progress.touch(match, "match.updated")
+        elif other.winner_id == winner_id and (
+            not scores or not other.scores or scores == other.scores
+        ):
+            progress.complete(match, winner_id, scores or other.scores)
+        else:
+            match.status = Status.DISPUTED
+            progress.touch(match, "match.disputed")
+        progress.save()
+    return match
+
+
+def match_resolve(
+    *, match_id: int, user: User, winner_id: int | None, scores: list[int] | None = None
+) -> Match:
+    """The organizer settles a dispute, or overrides any result not yet built upon."""
+    with transaction.atomic():
+        match = _match_lock(match_id)
+        tournament = match.tournament
+        _organizer_check(tournament, user)
+        if tournament.status != Tournament.Status.IN_PROGRESS:
+            raise MatchClosed(f"The tournament is {tournament.status}.")
+        if match.status == Status.PENDING:
+            raise MatchNotReady("This match is still waiting for a participant.")
+        if match.is_bye:
+            raise MatchClosed("A bye has no result to settle.")
+        _result_check(match, tournament, winner_id, scores)
+        progress = _Progress(tournament, loader=_matches_lock)
+        if match.status == Status.COMPLETED:
+            progress.revert(match, keep_reports=True)
+        progress.complete(match, winner_id, scores)
+        progress.save()
+    return match
+
+
+def match_reset(*, match_id: int, user: User) -> Match:
+    """Back to ``ready``, reports dropped, provided nothing downstream has a result yet."""
+    with transaction.atomic():
+        match = _match_lock(match_id)
+        tournament = match.tournament
+        _organizer_check(tournament, user)
+        if tournament.status != Tournament.Status.IN_PROGRESS:
+            raise MatchClosed(f"The tournament is {tournament.status}.")
+        if match.is_bye:
+            raise MatchClosed("A bye cannot be reset.")
+        if match.status == Status.PENDING:
+            raise MatchNotReady("This match is still waiting for a participant.")
+        progress = _Progress(tournament, loader=_matches_lock)
+        progress.revert(match, keep_reports=False)
+        progress.save()
+    return match
+
+
+class _Progress:
+    """Results flowing through a bracket.
+
+    Completes matches, moves winners (and losers, in double elimination) into the matches
+    they feed, completes byes whose one side has arrived, pairs the next swiss round, and
+    finishes the tournament after its last match. It works on Match objects, loading the
+    matches it feeds through ``loader`` (in memory at start, locked rows afterwards), and
+    remembers what changed so that ``save`` writes it with a fixed number of statements.
+    """
+
+    def __init__(self, tournament: Tournament, *, loader: Callable[[list[int]], dict[int, Match]]):
+        self.tournament = tournament
+        self.load = loader
+        self.changed: dict[int, Match] = {}
+        self.events: dict[int, str] = {}
+        self.created: list[Match] = []
+        self.deleted: list[int] = []
+        self.round_done: int | None = None
+        self.finished = False
+
+    def touch(self, match: Match, event: str) -> None:
+        self.changed[match.pk] = match
+        if EVENT_STRENGTH[event] >= EVENT_STRENGTH.get(self.events.get(match.pk, ""), -1):
+            self.events[match.pk] = event
+
+    def settle(self, match: Match) -> None:
+        """Set the status that the match's sides call for (at start, or a side arrived)."""
+        if match.status == Status.COMPLETED:
+            return
+        a, b = match.participant_a_id, match.participant_b_id
+        if match.is_bye and (a or b):
+            self.complete(match, a or b, None)
+        elif a and b:
+            match.status = Status.READY
+            self.touch(match, "match.updated")
+        elif a or b:
+            self.touch(match, "match.updated")
+
+    def complete(self, match: Match, winner_id: int | None, scores: list[int] | None) -> None:
+        match.status = Status.COMPLETED
+        match.winner_id = winner_id
+        match.scores = scores
+        match.completed_at = timezone.now()
+        self.touch(match, "match.completed")
+        self._advance(match)
+
+    def _advance(self, match: Match) -> None:
+        feeds = {
+            pk: slot
+            for pk, slot in [
+                (match.next_match_id, match.next_slot),
+                (match.loser_next_match_id, match.loser_next_slot),
+            ]
+            if pk
+        }
+        targets = self.load(list(feeds)) if feeds else {}
+        if match.next_match_id and match.winner_id:
+            self._place(targets[match.next_match_id], match.next_slot, match.winner_id)
+        loser = match.loser_id()
+        if match.loser_next_match_id and loser:
+            self._place(targets[match.loser_next_match_id], match.loser_next_slot, loser)
+
+        if match.bracket == Match.Bracket.GRAND_FINAL:
+            if match.round == 1 and double_elimination.needs_reset(match.side_of(match.winner_id)):
+                self._grand_final_reset(match)
+            else:
+                self.finished = True
+        elif (
+            match.bracket == Match.Bracket.WINNERS
+            and not match.next_match_id
+            and self.tournament.format == Format.SINGLE_ELIMINATION
+        ):
+            self.finished = True
+        elif match.bracket == Match.Bracket.GROUP:
+            self.round_done = match.round
+
+    def _place(self, target: Match, slot: str, participant_id: int) -> None:
+        setattr(target, f"participant_{slot}_id", participant_id)
+        self.settle(target)
+
+    def _grand_final_reset(self, first: Match) -> None:
+        """The losers-bracket finalist won the grand final: both now have one loss."""
+        second = Match.objects.create(
+            tournament=self.tournament,
+            bracket=Match.Bracket.GRAND_FINAL,
+            round=2,
+            position=1,
+            participant_a_id=first.participant_a_id,
+            participant_b_id=first.participant_b_id,
+            status=Status.READY,
+        )
+        second.loaded_reports = []
+        first.next_match, first.next_slot = second, ""
+        self.touch(second, "match.updated")
+
+    def revert(self, match: Match, *, keep_reports: bool) -> None:
+        """Undo the match's result (and the byes it completed), if nothing built on it."""
+        if match.status == Status.COMPLETED:
+            self._unadvance(match)
+        if not keep_reports:
+            MatchReport.objects.filter(match=match).delete()
+            match.loaded_reports = []
+        match.status = Status.READY
+        match.winner_id = None
+        match.scores = None
+        match.completed_at = None
+        self.touch(match, "match.reset")
+
+    def _unadvance(self, match: Match) -> None:
+        if match.bracket == Match.Bracket.GROUP:
+            if self.tournament.format != Format.SWISS:
+                return  # round robin rounds do not depend on each other
+            later = Match.objects.filter(
+                tournament=self.tournament, bracket=Match.Bracket.GROUP, round__gt=match.round
+            )
+            if (
+                later.exclude(is_bye=True)
+                .filter(
+                    status__in=[Status.COMPLETED, Status.AWAITING_CONFIRMATION, Status.DISPUTED]
+                )
+                .exists()
+            ):
+                raise DownstreamPlayed("A later round already has results.")
+            # The next swiss round was paired on this result: pair it again when it is in.
+            self.deleted.extend(later.values_list("pk", flat=True))
+            return
+        feeds = [
+            (match.next_match_id, match.winner_id),
+            (match.loser_next_match_id, match.loser_id()),
+        ]
+        targets = self.load([pk for pk, _ in feeds if pk])
+        for pk, participant_id in feeds:
+            if not pk:
+                continue
+            target = targets[pk]
+            if target.bracket == Match.Bracket.GRAND_FINAL and target.round == 2:
+                if target.status != Status.READY:
+                    raise DownstreamPlayed("The second grand final already has a result.")
+                self.deleted.append(target.pk)
+                match.next_match = None
+                continue
+            if target.is_bye and target.status == Status.COMPLETED:
+                self._unadvance(target)
+                target.winner_id = None
+                target.completed_at = None
+            elif target.status not in (Status.PENDING, Status.READY):
+                raise DownstreamPlayed(f"Match {target.pk}, which this match feeds, has a result.")
+            for side in ("a", "b"):
+                if getattr(target, f"participant_{side}_id") == participant_id:
+                    setattr(target, f"participant_{side}_id", None)
+            target.status = Status.PENDING
+            self.touch(target, "match.updated")
+
+    def save(self) -> None:
+        """Write what changed, finish the tournament if it is over, and send the events,
+        taking their versions in the same tournament UPDATE that records the finish."""
+        if self.deleted:
+            Match.objects.filter(pk__in=self.deleted).delete()
+            for pk in self.deleted:
+                self.changed.pop(pk, None)
+                self.events.pop(pk, None)
+        if self.round_done is not None:
+            self._round_completed(self.round_done)
+        Match.objects.bulk_update(self.changed.values(), MATCH_STATE_FIELDS)
+
+        events = [
+            (name, {"match": MatchSerializer(self.changed[pk]).data})
+            for pk, name in self.events.items()
+        ]
+        if not self.finished:
+            tournament_row_update(self.tournament, events=len(events))
+            events_append(tournament=self.tournament, events=events)
+            return
+
+        placements, prizes = self._tournament_finish()
+        now = timezone.now()
+        finished = tournament_row_update(
+            self.tournament,
+            events=len(events) + 1,
+            set_sql="status = %s, completed_at = %s",
+            set_params=[Tournament.Status.COMPLETED, now],
+            where_sql="status = %s",
+            where_params=[Tournament.Status.IN_PROGRESS],
+        )
+        if not finished:
+            raise MatchClosed("The tournament is no longer in progress.")
+        self.tournament.completed_at = now
+        events.append(
+            (
+                "tournament.completed",
+                {
+                    "tournament": TournamentSerializer(self.tournament).data,
+                    "placements": placements,
+                    "prizes": {str(pk): amount for pk, amount in prizes.items()},
+                },
+            )
+        )
+        events_append(tournament=self.tournament, events=events)
+
+    def _round_completed(self, round_number: int) -> None:
+        """After a group match: finish the round robin, or pair the next swiss round."""
+        open_matches = Match.objects.filter(tournament=self.tournament).exclude(
+            status=Status.COMPLETED
+        )
+        open_ids = set(open_matches.values_list("pk", flat=True)) - set(self.changed)
+        if open_ids or any(m.status != Status.COMPLETED for m in self.changed.values()):
+            return
+        if self.tournament.format == Format.SWISS and round_number < self.tournament.swiss_rounds:
+            self._swiss_pair(round_number + 1)
+        else:
+            self.finished = True
+
+    def _swiss_pair(self, round_number: int) -> None:
+        results = Match.objects.filter(tournament=self.tournament, bracket=Match.Bracket.GROUP)
+        seeds = dict(
+            Participant.objects.filter(tournament=self.tournament, seed__isnull=False).values_list(
+                "pk", "seed"
+            )
+        )
+        scores = dict.fromkeys(seeds.values(), 0)
+        played: set[frozenset[int]] = set()
+        had_bye: set[int] = set()
+        for m in [*results.exclude(pk__in=self.changed), *self.changed.values()]:
+            a, b = seeds.get(m.participant_a_id), seeds.get(m.participant_b_id)
+            if m.is_bye:
+                had_bye.add(a)
+                scores[a] += 2
+                continue
+            played.add(frozenset((a, b)))
+            if m.winner_id is None:
+                scores[a] += 1
+                scores[b] += 1
+            else:
+                scores[seeds[m.winner_id]] += 2
+        planned = _swiss_round_plan(
+            round_number=round_number,
+            seeds=sorted(seeds.values()),
+            scores=scores,
+            played=played,
+            had_bye=had_bye,
+        )
+        by_seed = {seed: pk for pk, seed in seeds.items()}
+        created = _matches_create(self.tournament, planned, by_seed)
+        for match in created.values():
+            match.loaded_reports = []
+            self.settle(match)
+
+    def _tournament_finish(self) -> tuple[list[list[int]], dict[int, int]]:
+        """Placements from the final bracket, and the prizes paid for them."""
+        tournament = self.tournament
+        stored = Match.objects.filter(tournament=tournament).exclude(pk__in=self.changed)
+        participants = list(
+            Participant.objects.filter(tournament=tournament, seed__isnull=False).prefetch_related(
+                _roster_prefetch()
+            )
+        )
+        placements = placements_for(
+            tournament=tournament,
+            matches=[*stored, *self.changed.values()],
+            participants=participants,
+        )
+        return placements, _prizes_pay(tournament, placements, participants)
+
+
+def _prizes_pay(
+    tournament: Tournament, placements: list[list[int]], participants: list[Participant]
+) -> dict[int, int]:
+    """Pay the prize pool out of the escrow to the placed participants' rosters."""
+    locked_escrow = accounts_lock(ids=[tournament.escrow_id])
+    pool = locked_escrow[tournament.escrow_id].balance
+    if pool <= 0:
+        return {}
+    shares = {
+        pk: amount
+        for pk, amount in prize_shares(
+            pool=pool, split=tournament.prize_split, placements=placements
+        ).items()
+        if amount > 0
+    }
+    by_pk = {p.pk: p for p in participants}
+    member_amounts: dict[int, dict[int, int]] = {}
+    for pk, amount in shares.items():
+        participant = by_pk[pk]
+        members = [m.user_id for m in participant.loaded_roster]
+        member_amounts[pk] = split_among_roster(
+            amount=amount, members=members, captain=participant.captain_id
+        )
+    user_ids = {u for split in member_amounts.values() for u in split}
+    wallets_ensure(user_ids=user_ids)
+    locked = accounts_lock(ids=[tournament.escrow_id], user_ids=user_ids)
+    wallet_of = {a.user_id: a.pk for a in locked.values() if a.user_id}
+    drafts = []
+    for pk, split in member_amounts.items():
+        lines = {wallet_of[u]: amount for u, amount in split.items() if amount}
+        lines[tournament.escrow_id] = -shares[pk]
+        drafts.append(
+            PostingDraft(
+                kind=Posting.Kind.PRIZE,
+                reference=f"participant:{pk}",
+                lines=lines,
+                tournament_id=tournament.pk,
+            )
+        )
+    postings_record(drafts=drafts, locked=locked)
+    return shares
+
+
+# --- Helpers --------------------------------------------------------------------------------
+
+
+def _roster_prefetch() -> Prefetch:
+    return Prefetch(
+        "roster",
+        queryset=ParticipantMember.objects.select_related("user").order_by("pk"),
+        to_attr="loaded_roster",
+    )
+
+
+def _reports_prefetch() -> Prefetch:
+    return Prefetch(
+        "reports", queryset=MatchReport.objects.order_by("pk"), to_attr="loaded_reports"
+    )
+
+
+def _match_lock(match_id: int) -> Match:
+    """The match, locked, with its tournament, sides and reports (three statements)."""
+    match = (
+        Match.objects.select_for_update(of=("self",))
+        .select_related("tournament", "participant_a", "participant_b")
+        .prefetch_related(_reports_prefetch())
+        .filter(pk=match_id)
+        .first()
+    )
+    if match is None:
+        raise MatchNotFound(f"There is no match {match_id}.")
+    return match
+
+
+def _matches_lock(ids: list[int]) -> dict[int, Match]:
+    matches = (
+        Match.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .prefetch_related(_reports_prefetch())
+    )
+    return {m.pk: m for m in matches}
+
+
+def _reporting_side(match: Match, user: User) -> int:
+    for participant in (match.participant_a, match.participant_b):
+        if participant is not None and participant.captain_id == user.pk:
+            return participant.pk
+    raise NotAPlayer("Only a player of either side (the captain, for teams) can report.")
+
+
+def _result_check(
+    match: Match, tournament: Tournament, winner_id: int | None, scores: list[int] | None
+) -> None:
+    if winner_id is None:
+        if match.bracket != Match.Bracket.GROUP:
+            raise InvalidResult(
+                "Elimination matches cannot end in a draw: name the winner.",
+                fields={"winner": ["Required in elimination matches."]},
+            )
+    elif match.side_of(winner_id) is None:
+        raise InvalidResult(
+            f"Participant {winner_id} does not play in this match.",
+            fields={"winner": [f"One of {match.participant_a_id} or {match.participant_b_id}."]},
+        )
+    if scores is not None and len(scores) != 2:
+        raise InvalidResult("Scores are [side a, side b].", fields={"scores": ["Two numbers."]})
+
+
+def _organizer_check(tournament: Tournament, user: User) -> None:
+    if tournament.organizer_id != user.pk and not user.is_staff:
+        raise NotOrganizer("Only the tournament's organizer can do this.")
+
+
+def _ordered(matches: Iterable[Match]) -> list[Match]:
+    order = {b: i for i, b in enumerate(Match.Bracket.values)}
+    return sorted(matches, key=lambda m: (order[m.bracket], m.round, m.position))
