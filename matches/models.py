@@ -56,7 +56,15 @@ class Match(models.Model):
                 fields=["tournament", "bracket", "round", "position"], name="match_place_once"
             )
         ]
-        indexes = [models.Index(fields=["tournament", "status"], name="match_by_status")]
+        indexes = [
+            models.Index(fields=["tournament", "status"], name="match_by_status"),
+            # The deadline sweep looks for one-sided reports across every tournament.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(status="awaiting_confirmation"),
+                name="match_awaiting_confirmation",
+            ),
+        ]
         verbose_name_plural = "matches"
 
     def __str__(self) -> str:

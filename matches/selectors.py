@@ -1,4 +1,6 @@
-from django.db.models import Prefetch, QuerySet
+from datetime import datetime
+
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
 
 from matches.errors import MatchNotFound
 from matches.models import Match, MatchReport
@@ -21,8 +23,26 @@ def match_get(*, match_id: int) -> Match:
 
 def bracket_list(*, tournament: Tournament) -> QuerySet[Match]:
     """Every match, in bracket order: winners, losers, grand final, group; round, position."""
+    bracket_order = Case(
+        *(When(bracket=b, then=Value(i)) for i, b in enumerate(Match.Bracket.values)),
+        output_field=IntegerField(),
+    )
     return _with_reports(Match.objects.filter(tournament=tournament)).order_by(
-        "bracket", "round", "position"
+        bracket_order, "round", "position"
+    )
+
+
+def matches_overdue_ids(*, reported_before: datetime) -> list[int]:
+    """Matches one side reported before ``reported_before`` that the other has not answered."""
+    return list(
+        Match.objects.filter(
+            status=Match.Status.AWAITING_CONFIRMATION,
+            tournament__status=Tournament.Status.IN_PROGRESS,
+            reports__at__lte=reported_before,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .distinct()
     )
 
 

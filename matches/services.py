@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Prefetch
@@ -271,6 +272,27 @@ def match_reset(*, match_id: int, user: User) -> Match:
             raise MatchNotReady("This match is still waiting for a participant.")
         progress = _Progress(tournament, loader=_matches_lock)
         progress.revert(match, keep_reports=False)
+        progress.save()
+    return match
+
+
+def match_confirm_overdue(*, match_id: int, reported_before: datetime) -> Match | None:
+    """Confirm a one-sided report made before ``reported_before`` as reported, so that a
+    side that never answers cannot stall the bracket. None if the match moved on meanwhile
+    (confirmed, disputed, reset): the deadline then no longer applies."""
+    with transaction.atomic():
+        match = _match_lock(match_id)
+        tournament = match.tournament
+        if (
+            tournament.status != Tournament.Status.IN_PROGRESS
+            or match.status != Status.AWAITING_CONFIRMATION
+            or len(match.loaded_reports) != 1
+            or match.loaded_reports[0].at > reported_before
+        ):
+            return None
+        report = match.loaded_reports[0]
+        progress = _Progress(tournament, loader=_matches_lock)
+        progress.complete(match, report.winner_id, report.scores)
         progress.save()
     return match
 

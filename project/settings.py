@@ -12,6 +12,7 @@ Two shapes of the same service:
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -291,3 +292,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": sys.stderr}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Matches ----------------------------------------------------------------------------
+
+# A result one side reported and the other left unanswered this long is confirmed as
+# reported by the beat task matches.tasks.matches_confirm_overdue (the organizer can still
+# reset it), so that one side cannot stall the bracket.
+MATCH_CONFIRMATION_TIMEOUT = timedelta(
+    minutes=int(os.environ.get("MATCH_CONFIRMATION_MINUTES", "15"))
+)
