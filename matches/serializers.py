@@ -7,6 +7,7 @@
 from rest_framework import serializers
 
 from matches.models import Match, MatchReport
+from project.fields import StrictIntegerField
 
 
 class MatchReportSerializer(serializers.ModelSerializer):
@@ -43,9 +44,9 @@ class MatchSerializer(serializers.ModelSerializer):
 class ResultInput(serializers.Serializer):
     """``{winner, scores?}``: winner is a participant id, or null for a draw."""
 
-    winner = serializers.IntegerField(min_value=1, allow_null=True)
+    winner = StrictIntegerField(min_value=1, allow_null=True)
     scores = serializers.ListField(
-        child=serializers.IntegerField(min_value=0, max_value=1_000_000),
+        child=StrictIntegerField(min_value=0, max_value=1_000_000),
         min_length=2,
         max_length=2,
         required=False,

@@ -97,11 +97,6 @@ def test_register_weak_password_is_400_with_password_field_and_creates_nothing(a
     assert not User.objects.filter(username="alice").exists()
 
 
-@pytest.mark.xfail(
-    reason="BUG: usernames over 110 characters make the wallet label "
-    "('wallet of <username>') overflow its 120-character column: 500 instead of 201",
-    strict=True,
-)
 def test_register_username_of_150_characters_is_accepted(anon):
     anon.raise_request_exception = False
 
@@ -149,11 +144,6 @@ def test_register_invalid_input_is_400_naming_the_field(anon, body, field):
     assert account_counts() == before
 
 
-@pytest.mark.xfail(
-    reason="BUG: a valid email longer than the 254-character column passes validation "
-    "and the INSERT fails (DataError, 500) instead of a 400 with fields.email",
-    strict=True,
-)
 def test_register_email_longer_than_the_column_is_400_not_500(anon):
     anon.raise_request_exception = False
     email = "a" * 250 + "@example.com"  # 262 characters: a valid address, too long to store

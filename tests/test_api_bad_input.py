@@ -129,11 +129,6 @@ def test_json_number_with_thousands_of_digits_is_400(world, index):
     assert world_state() == before
 
 
-@pytest.mark.xfail(
-    reason="BUG: deeply nested JSON makes json.loads raise RecursionError, which DRF's "
-    "JSONParser does not turn into a ParseError: 500 instead of 400 malformed_json",
-    strict=True,
-)
 @pytest.mark.parametrize("index", [0, 5], ids=["register", "join"])
 def test_deeply_nested_json_is_400_malformed_json(world, index):
     who, path = endpoints(world)[index]
@@ -288,12 +283,6 @@ def test_unknown_api_paths_are_404_json(world, method, path):
     assert_error(response, 404, "not_found")
 
 
-@pytest.mark.xfail(
-    reason="BUG: the catch-all JSON 404 view under /api/ is not csrf_exempt, so a POST from a "
-    "client without a CSRF cookie (any REST client) gets Django's 403 HTML page instead of "
-    "the 404 JSON error",
-    strict=True,
-)
 def test_unknown_api_path_post_from_a_real_client_is_404_json(world):
     client = APIClient(enforce_csrf_checks=True)
     client.raise_request_exception = False

@@ -239,18 +239,25 @@ def test_create_invalid_field_is_400_with_fields_and_creates_nothing(
     assert ledger_state() == before
 
 
-@pytest.mark.xfail(
-    reason="BUG: money is an integer, never a float or a string (API.md Conventions), but "
-    "entry_fee 100.0 and '100' are coerced to 100 and the tournament is created (201)",
-    strict=True,
-)
-@pytest.mark.parametrize("fee", [100.0, "100"], ids=["float", "numeric-string"])
+@pytest.mark.parametrize("fee", [100.0, "100", True], ids=["float", "numeric-string", "bool"])
 def test_create_entry_fee_as_float_or_string_is_400(make_user, client_for, fee):
     body = {"name": "Cup", "format": "swiss", "max_participants": 8, "entry_fee": fee}
 
     response = client_for(make_user()).post("/api/tournaments", body, format="json")
 
     assert "entry_fee" in assert_error(response, 400, "invalid")["fields"]
+    assert not Tournament.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "split", [["100"], [100.0], [60.0, 40], [True]], ids=["string", "float", "mixed", "bool"]
+)
+def test_create_prize_split_of_floats_or_strings_is_400(make_user, client_for, split):
+    body = {"name": "Cup", "format": "swiss", "max_participants": 8, "prize_split": split}
+
+    response = client_for(make_user()).post("/api/tournaments", body, format="json")
+
+    assert "prize_split" in assert_error(response, 400, "invalid")["fields"]
     assert not Tournament.objects.exists()
 
 
@@ -710,12 +717,6 @@ def test_team_member_who_is_not_captain_cannot_withdraw_the_team(make_user, clie
     assert (ledger_state(), tournament_state(cup.pk)) == before
 
 
-@pytest.mark.xfail(
-    reason="BUG: when the captain registers a roster without themself (allowed: members "
-    "is any subset of the team), POST leave by the captain answers 409 not_registered, "
-    "and no roster member may leave either (403 not_captain): the team cannot withdraw",
-    strict=True,
-)
 def test_captain_not_on_the_roster_can_still_withdraw_the_team(make_user, client_for):
     cup = team_cup(make_user())
     captain, mate, third = (make_user(funds=100) for _ in range(3))
@@ -728,6 +729,21 @@ def test_captain_not_on_the_roster_can_still_withdraw_the_team(make_user, client
 
     assert response.status_code == 200, response.content
     assert [balance_of(u) for u in (captain, mate, third)] == [100, 100, 100]
+
+
+def test_roster_member_of_a_captain_not_on_the_roster_cannot_withdraw_the_team(
+    make_user, client_for
+):
+    cup = team_cup(make_user())
+    captain, mate, third = (make_user(funds=100) for _ in range(3))
+    team = team_of(captain, mate, third)
+    join(client_for(captain), cup.pk, {"team": team.pk, "members": [mate.pk, third.pk]})
+    before = ledger_state(), tournament_state(cup.pk)
+
+    response = leave(client_for(mate), cup.pk)
+
+    assert_error(response, 403, "not_captain")
+    assert (ledger_state(), tournament_state(cup.pk)) == before
 
 
 def test_leave_when_not_registered_is_409_and_changes_nothing(make_user, client_for):
@@ -999,11 +1015,6 @@ def test_events_bad_since_is_400_with_since_field(make_user, anon, since):
     assert "since" in assert_error(response, 400, "invalid")["fields"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: ?since=² (a Unicode digit that str.isdigit() accepts but int() does not) "
-    "raises ValueError in TournamentEventsView: 500 instead of 400",
-    strict=True,
-)
 def test_events_since_with_a_unicode_superscript_digit_is_400(make_user, anon):
     anon.raise_request_exception = False
     cup = solo_cup(make_user())

@@ -143,11 +143,6 @@ def test_deposit_invalid_amount_is_400_with_amount_field_and_moves_no_money(
     assert ledger_state() == before
 
 
-@pytest.mark.xfail(
-    reason="BUG: money must be an integer, never a float or a string (API.md Conventions), "
-    "but DRF's IntegerField coerces 100.0 and '100' to 100 and the deposit is made (201)",
-    strict=True,
-)
 @pytest.mark.parametrize("amount", [100.0, "100"], ids=["float", "numeric-string"])
 def test_deposit_amount_as_float_or_numeric_string_is_400(make_user, client_for, amount):
     staff = make_staff(make_user)

@@ -7,6 +7,7 @@ never issues a query of its own.
 
 from rest_framework import serializers
 
+from project.fields import StrictIntegerField
 from tournaments.models import (
     GAME_MAX_LENGTH,
     MAX_PARTICIPANTS,
@@ -83,18 +84,16 @@ class TournamentCreateSerializer(serializers.Serializer):
     name = serializers.CharField(min_length=1, max_length=NAME_MAX_LENGTH)
     game = serializers.CharField(max_length=GAME_MAX_LENGTH, allow_blank=True, default="")
     format = serializers.ChoiceField(choices=Tournament.Format.choices)
-    team_size = serializers.IntegerField(min_value=1, max_value=MAX_TEAM_SIZE, default=1)
-    max_participants = serializers.IntegerField(
-        min_value=MIN_PARTICIPANTS, max_value=MAX_PARTICIPANTS
-    )
-    entry_fee = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
+    team_size = StrictIntegerField(min_value=1, max_value=MAX_TEAM_SIZE, default=1)
+    max_participants = StrictIntegerField(min_value=MIN_PARTICIPANTS, max_value=MAX_PARTICIPANTS)
+    entry_fee = StrictIntegerField(min_value=0, max_value=10**12, default=0)
     prize_split = serializers.ListField(
-        child=serializers.IntegerField(min_value=0, max_value=100),
+        child=StrictIntegerField(min_value=0, max_value=100),
         min_length=1,
         max_length=MAX_PARTICIPANTS,
         default=[100],
     )
-    swiss_rounds = serializers.IntegerField(min_value=1, max_value=64, required=False)
+    swiss_rounds = StrictIntegerField(min_value=1, max_value=64, required=False)
 
     def validate_prize_split(self, value: list[int]) -> list[int]:
         if sum(value) != 100:
@@ -114,9 +113,9 @@ class TournamentCreateSerializer(serializers.Serializer):
 
 
 class TournamentJoinSerializer(serializers.Serializer):
-    team = serializers.IntegerField(min_value=1, required=False)
+    team = StrictIntegerField(min_value=1, required=False)
     members = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=StrictIntegerField(min_value=1),
         max_length=MAX_TEAM_SIZE,
         required=False,
     )

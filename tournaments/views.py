@@ -1,3 +1,5 @@
+import re
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -9,6 +11,7 @@ from project.errors import InvalidInput
 from project.idempotency import run_idempotent
 from project.pagination import NewestFirstPagination
 from tournaments import selectors, services
+from tournaments.errors import EventsPruned
 from tournaments.models import Tournament
 from tournaments.serializers import (
     ParticipantSerializer,
@@ -21,6 +24,8 @@ from tournaments.serializers import (
     TournamentJoinSerializer,
     TournamentSerializer,
 )
+
+SINCE_PATTERN = re.compile(r"[0-9]{1,18}")
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -140,12 +145,21 @@ class TournamentEventsView(APIView):
     )
     def get(self, request, tournament_id: int):
         since = request.query_params.get("since", "0")
-        if not since.isdigit() or len(since) > 18:
+        # ASCII digits only: str.isdigit() also accepts "²" and other digits int() rejects.
+        # At most 18 of them, so the number fits the BIGINT version column.
+        if not SINCE_PATTERN.fullmatch(since):
             raise InvalidInput(
                 "since must be a version number.", fields={"since": ["Not a number."]}
             )
         tournament = selectors.tournament_get(tournament_id=tournament_id)
-        events = selectors.events_since(tournament_id=tournament.pk, since=int(since))
+        events = list(selectors.events_since(tournament_id=tournament.pk, since=int(since)))
+        # The log keeps LIVE_EVENT_RETENTION_DAYS (tournaments.events): a client further
+        # behind must read the tournament and its bracket again.
+        if int(since) < tournament.version and (not events or events[0].version > int(since) + 1):
+            raise EventsPruned(
+                f"Events after {since} are no longer kept; read the tournament and its "
+                "bracket again, then resume from their version."
+            )
         return Response(
             {
                 "version": tournament.version,

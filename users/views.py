@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from project.errors import DomainError
 from users.errors import InvalidCredentials
+from users.models import User
 from users.services import token_for_user, user_register
 
 
@@ -19,7 +20,12 @@ class LockedOut(DomainError):
 class RegisterInput(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(
+        max_length=User._meta.get_field("email").max_length,
+        required=False,
+        allow_blank=True,
+        default="",
+    )
     phone = serializers.RegexField(
         r"^\+?[0-9 ()-]{3,32}\Z", required=False, allow_blank=True, default=""
     )

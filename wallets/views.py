@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.errors import NotFound
+from project.fields import StrictIntegerField
 from project.idempotency import run_idempotent
 from project.pagination import NewestFirstPagination
 from users.models import User
@@ -30,7 +31,7 @@ class EntryOutput(serializers.Serializer):
 
 
 class DepositInput(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=1, max_value=10**12)
+    amount = StrictIntegerField(min_value=1, max_value=10**12)
 
 
 class WalletView(APIView):
