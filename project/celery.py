@@ -1,3 +1,8 @@
+"""The Celery app: ``celery -A project worker`` runs tasks, ``celery -A project beat`` sends
+the periodic ones (``CELERY_BEAT_SCHEDULE``). Every setting is a ``CELERY_*`` Django setting
+(project/settings.py); README, "Background work", says why each is what it is.
+"""
+
 import os
 
 from celery import Celery

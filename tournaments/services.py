@@ -9,9 +9,15 @@ and bumps the event version.
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import Prefetch
+import logging
+from datetime import timedelta
 
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery
+from django.utils import timezone
+
+from notifications.services import team_joined_notify
 from project.errors import InvalidInput, NotFound
 from tournaments import tasks
 from tournaments.errors import (
@@ -35,16 +41,23 @@ from tournaments.models import (
     TeamInvite,
     TeamMember,
     Tournament,
+    TournamentEvent,
 )
 from tournaments.selectors import team_get
 from tournaments.serializers import ParticipantSerializer, TournamentSerializer
 from users.models import User
 from wallets.errors import InsufficientFunds
 from wallets.models import Posting
-from wallets.selectors import posting_lines
-from wallets.services import PostingDraft, accounts_lock, escrow_create, postings_record
+from wallets.services import (
+    PostingDraft,
+    accounts_lock,
+    escrow_create,
+    posting_accounts_lock,
+    postings_record,
+    postings_reverse,
+)
 
-REFUND_CHUNK_SIZE = 1000
+logger = logging.getLogger(__name__)
 
 Status = Tournament.Status
 
@@ -173,22 +186,15 @@ def tournament_join(
                 )
             ],
         )
+        if team is not None:
+            team_joined_notify(participant_id=participant.pk)  # after commit; no query
     return participant
 
 
 def tournament_leave(*, tournament_id: int, user: User) -> Participant:
     """Withdraw the user's participant and refund every member's fee at once."""
     tournament = _tournament_get(tournament_id)
-    membership = (
-        ParticipantMember.objects.select_related("participant")
-        .filter(tournament_id=tournament.pk, user=user, active=True)
-        .first()
-    )
-    if membership is None:
-        raise NotRegistered("You are not registered in this tournament.")
-    participant = membership.participant
-    if participant.captain_id != user.pk:
-        raise NotCaptain("Only the team's captain can withdraw the team.")
+    participant = _participant_to_withdraw(tournament=tournament, user=user)
     if tournament.status != Status.REGISTRATION:
         raise RegistrationClosed("Registration is closed; participants can no longer leave.")
 
@@ -221,7 +227,11 @@ def tournament_leave(*, tournament_id: int, user: User) -> Participant:
 
 
 def tournament_cancel(*, tournament_id: int, user: User) -> Tournament:
-    """Cancel at once; every registered participant is refunded in the background."""
+    """Cancel at once; every registered participant is refunded in the background.
+
+    The refunds are a chain of chunk tasks (``tournament_refunds_chunk``), the first enqueued
+    when this transaction commits; ``refunds_pending`` counts down to 0 as chunks commit.
+    """
     tournament = _tournament_get(tournament_id)
     _organizer_check(tournament, user)
     with transaction.atomic():
@@ -245,18 +255,25 @@ def tournament_cancel(*, tournament_id: int, user: User) -> Tournament:
             ],
         )
         if pending:
-            tasks.tournament_refunds_run.delay_on_commit(tournament.pk)
+            tasks.tournament_refunds_chunk_run.delay_on_commit(tournament.pk)
     return tournament
 
 
-def tournament_refunds_chunk(*, tournament_id: int, limit: int = REFUND_CHUNK_SIZE) -> int:
-    """Refund up to ``limit`` participants of a cancelled tournament in one transaction.
+def tournament_refunds_chunk(*, tournament_id: int, limit: int | None = None) -> int:
+    """Refund the next ``limit`` participants (``settings.REFUNDS_CHUNK_SIZE``) of a
+    cancelled tournament in one transaction, and enqueue the next chunk when it commits.
 
-    Returns how many were refunded (0 when none are left). Safe to run twice or in
-    parallel: participants are re-read under lock, and the ledger refuses a second refund
-    posting for the same participant.
+    Returns how many were refunded: 0 when none are left, or when a concurrent run of the
+    same chunk refunded them first (that run then carries the chain on). Running a chunk
+    twice, or two at once, is safe, and happens (a redelivered message, the sweeper): the
+    participants are re-read under lock and only those still registered are refunded, and
+    the ledger refuses a second refund posting for one participant whatever happens. A
+    worker that dies mid-chunk leaves nothing of it: the chunk is one transaction.
     """
-    tournament = _tournament_get(tournament_id)
+    limit = limit or settings.REFUNDS_CHUNK_SIZE
+    tournament = Tournament.objects.filter(pk=tournament_id, status=Status.CANCELLED).first()
+    if tournament is None:
+        return 0
     ids = list(
         Participant.objects.filter(tournament=tournament, status=Participant.Status.REGISTERED)
         .order_by("pk")
@@ -265,13 +282,7 @@ def tournament_refunds_chunk(*, tournament_id: int, limit: int = REFUND_CHUNK_SI
     if not ids:
         return 0
     with transaction.atomic():
-        refunded = _participants_refund(
-            tournament=tournament,
-            participant_ids=ids,
-            new_status=Participant.Status.REFUNDED,
-            counters_sql="refunds_pending = refunds_pending - %s",
-            required_status=Status.CANCELLED,
-        )
+        refunded = _participants_refund_chunk(tournament=tournament, participant_ids=ids)
         if not refunded:
             return 0
         events_append(
@@ -281,13 +292,44 @@ def tournament_refunds_chunk(*, tournament_id: int, limit: int = REFUND_CHUNK_SI
                     "refunds.progress",
                     {
                         "tournament": TournamentSerializer(tournament).data,
-                        "refunded": [p.pk for p in refunded],
+                        "refunded": refunded,
                         "refunds_pending": tournament.refunds_pending,
                     },
                 )
             ],
         )
+        if tournament.refunds_pending > 0:
+            tasks.tournament_refunds_chunk_run.delay_on_commit(tournament.pk)
     return len(refunded)
+
+
+def tournament_refunds_resume(*, stalled_for_seconds: int) -> list[int]:
+    """Enqueue again the refunds of cancelled tournaments that stopped making progress.
+
+    A tournament is stalled when refunds are pending and its last event (the cancellation,
+    or the last chunk's ``refunds.progress``) is older than ``stalled_for_seconds``: its
+    chain of chunk tasks was lost (a crash between a commit and the publish of the next
+    chunk, a purged queue, a dead worker whose message the broker has not yet given back).
+    A chain that was only slow gets a duplicate, which is harmless (see
+    ``tournament_refunds_chunk``). Returns the ids of the tournaments enqueued again.
+    """
+    cutoff = timezone.now() - timedelta(seconds=stalled_for_seconds)
+    last_event_at = (
+        TournamentEvent.objects.filter(tournament=OuterRef("pk"))
+        .order_by("-version")
+        .values("created_at")[:1]
+    )
+    stalled = list(
+        Tournament.objects.filter(status=Status.CANCELLED, refunds_pending__gt=0)
+        .annotate(progressed_at=Subquery(last_event_at))
+        .filter(Q(progressed_at__lt=cutoff) | Q(progressed_at__isnull=True))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for tournament_id in stalled:
+        logger.warning("refunds of tournament %s stalled: enqueued again", tournament_id)
+        tasks.tournament_refunds_chunk_run.delay_on_commit(tournament_id)
+    return stalled
 
 
 def _participants_refund(
@@ -298,21 +340,15 @@ def _participants_refund(
     counters_sql: str,
     required_status: str,
 ) -> list[Participant] | None:
-    """Return the entry fees of the given participants that are still registered.
+    """Return the entry fees of the given participants that are still registered (leave).
 
-    Each refund is the exact reverse of the participant's entry-fee posting. Returns the
-    participants refunded, or None if the tournament is no longer in ``required_status``
-    (the caller's transaction must then roll back).
+    Returns them, with ``loaded_roster``, or None if the tournament is no longer in
+    ``required_status`` (the caller's transaction must then roll back).
     """
-    references = [f"participant:{pk}" for pk in participant_ids]
-    fee_lines = posting_lines(kind=Posting.Kind.ENTRY_FEE, references=references)
-    account_ids = {account_id for lines in fee_lines.values() for account_id in lines}
-    locked = accounts_lock(ids=account_ids) if account_ids else {}
-
-    # Re-read under lock: a concurrent leave or refund may have taken some already.
+    _fee_accounts_lock(participant_ids)
     participants = list(
-        Participant.objects.select_for_update()
-        .filter(pk__in=participant_ids, status=Participant.Status.REGISTERED)
+        _registered_among(tournament, participant_ids)
+        .select_for_update()
         .order_by("pk")
         .prefetch_related(
             Prefetch(
@@ -324,35 +360,101 @@ def _participants_refund(
     )
     if not participants:
         return []
-    drafts = [
-        PostingDraft(
-            kind=Posting.Kind.REFUND,
-            reference=p.ledger_reference,
-            lines={
-                account_id: -amount for account_id, amount in fee_lines[p.ledger_reference].items()
-            },
-            tournament_id=tournament.pk,
-        )
-        for p in participants
-        if p.ledger_reference in fee_lines
-    ]
-    postings_record(drafts=drafts, locked=locked)
-    refunded_total = sum(-draft.lines[tournament.escrow_id] for draft in drafts)
-
-    refunded_ids = [p.pk for p in participants]
-    Participant.objects.filter(pk__in=refunded_ids).update(status=new_status)
-    ParticipantMember.objects.filter(participant_id__in=refunded_ids).update(active=False)
+    refunded = _refunds_write(
+        tournament=tournament,
+        participant_ids=[p.pk for p in participants],
+        new_status=new_status,
+        counters_sql=counters_sql,
+        required_status=required_status,
+    )
     for p in participants:
         p.status = new_status
-    updated = tournament_row_update(
+    return participants if refunded else None
+
+
+def _participants_refund_chunk(*, tournament: Tournament, participant_ids: list[int]) -> list[int]:
+    """Refund those of ``participant_ids`` still registered: the ids refunded (cancel)."""
+    _fee_accounts_lock(participant_ids)
+    # Re-read under lock: a concurrent run of this chunk may have refunded some already (it
+    # held the same account locks, the escrow's at least, so it has committed by now).
+    ids = list(
+        _registered_among(tournament, participant_ids)
+        .select_for_update()
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if ids and not _refunds_write(
+        tournament=tournament,
+        participant_ids=ids,
+        new_status=Participant.Status.REFUNDED,
+        counters_sql="refunds_pending = refunds_pending - %s",
+        required_status=Status.CANCELLED,
+    ):
+        raise RuntimeError(f"tournament {tournament.pk} is no longer cancelled")
+    return ids
+
+
+def _fee_accounts_lock(participant_ids: list[int]) -> None:
+    # First in the lock order: the accounts the entry fees moved money between.
+    posting_accounts_lock(
+        kind=Posting.Kind.ENTRY_FEE, references=[f"participant:{pk}" for pk in participant_ids]
+    )
+
+
+def _registered_among(tournament: Tournament, participant_ids: list[int]):
+    """The registered participants among ``participant_ids``, which are either one id or
+    the first registered participants of the tournament in pk order (a chunk).
+
+    Either way they are exactly the registered participants of the tournament in the pk
+    range from the first id to the last (no one enters that range later: new participants
+    get larger ids and no one goes back to registered), and statements name the range, not
+    a list of a thousand ids.
+    """
+    return Participant.objects.filter(
+        tournament_id=tournament.pk,
+        pk__range=(min(participant_ids), max(participant_ids)),
+        status=Participant.Status.REGISTERED,
+    )
+
+
+def _refunds_write(
+    *,
+    tournament: Tournament,
+    participant_ids: list[int],
+    new_status: str,
+    counters_sql: str,
+    required_status: str,
+) -> bool:
+    """Refund the locked, registered participants ``participant_ids`` (in pk order).
+
+    Each refund is the exact reverse of the participant's entry-fee posting; all of them
+    are a constant number of set-based statements, whatever their number: the ledger's
+    reversal (postings, entries and balances), the participants, their memberships and the
+    guarded tournament row. False if the tournament is no longer in ``required_status``
+    (the caller's transaction must then roll back).
+    """
+    deltas = postings_reverse(
+        kind=Posting.Kind.ENTRY_FEE,
+        references=[f"participant:{pk}" for pk in participant_ids],
+        reverse_kind=Posting.Kind.REFUND,
+        tournament_id=tournament.pk,
+    )
+    refunded_total = -deltas.get(tournament.escrow_id, 0)
+    # Every registered participant in the range is locked by this transaction.
+    _registered_among(tournament, participant_ids).update(status=new_status)
+    ParticipantMember.objects.filter(
+        tournament_id=tournament.pk,
+        participant__pk__range=(participant_ids[0], participant_ids[-1]),
+        active=True,
+    ).update(active=False)
+    return tournament_row_update(
         tournament,
         events=1,
         set_sql=f"{counters_sql}, prize_pool = prize_pool - %s",
-        set_params=[len(participants), refunded_total],
+        set_params=[len(participant_ids), refunded_total],
         where_sql="status = %s",
         where_params=[required_status],
     )
-    return participants if updated else None
 
 
 # --- Teams ----------------------------------------------------------------------------------
@@ -449,6 +551,32 @@ def _roster_resolve(
             f"{tournament.team_size}."
         )
     return team, roster
+
+
+def _participant_to_withdraw(*, tournament: Tournament, user: User) -> Participant:
+    """The registered participant that ``user`` may withdraw from ``tournament``.
+
+    That is one the user captains, whether or not the captain is on its roster (a captain
+    may register a roster without themself). One query: the registered participants the
+    user captains or plays for. A user plays for at most one participant per tournament
+    but may captain several (teams with disjoint rosters); the one they also play for
+    comes first, then the oldest, so repeated calls withdraw them one by one.
+    """
+    plays = ParticipantMember.objects.filter(participant=OuterRef("pk"), user=user, active=True)
+    candidates = list(
+        Participant.objects.filter(
+            tournament_id=tournament.pk, status=Participant.Status.REGISTERED
+        )
+        .annotate(plays=Exists(plays))
+        .filter(Q(captain=user) | Q(plays=True))
+        .order_by("pk")
+    )
+    if not candidates:
+        raise NotRegistered("You are not registered in this tournament.")
+    captained = [p for p in candidates if p.captain_id == user.pk]
+    if not captained:
+        raise NotCaptain("Only the team's captain can withdraw the team.")
+    return next((p for p in captained if p.plays), captained[0])
 
 
 def _names(users: list[User]) -> str:

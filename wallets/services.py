@@ -22,6 +22,7 @@ from django.db.models import Q
 
 from wallets.errors import InsufficientFunds, InvalidAmount
 from wallets.models import Account, Entry, Posting
+from wallets.selectors import posting_lines
 
 
 @dataclass
@@ -39,18 +40,23 @@ class PostingDraft:
             raise ValueError(f"unbalanced posting {self.kind} {self.reference}: {self.lines}")
 
 
+# Labels are for people reading the admin; callers build them from names (a 150-character
+# username, a 100-character tournament name) that may not fit, so they are cut to the column.
+LABEL_MAX_LENGTH = Account._meta.get_field("label").max_length
+
+
 def wallet_for_user(*, user_id: int, label: str = "") -> Account:
     """The user's wallet, created empty on first use (users made by createsuperuser or the
     admin have none until then)."""
+    label = (label or f"wallet of user {user_id}")[:LABEL_MAX_LENGTH]
     account, _ = Account.objects.get_or_create(
-        user_id=user_id,
-        defaults={"kind": Account.Kind.WALLET, "label": label or f"wallet of user {user_id}"},
+        user_id=user_id, defaults={"kind": Account.Kind.WALLET, "label": label}
     )
     return account
 
 
 def escrow_create(*, label: str) -> Account:
-    return Account.objects.create(kind=Account.Kind.ESCROW, label=label)
+    return Account.objects.create(kind=Account.Kind.ESCROW, label=label[:LABEL_MAX_LENGTH])
 
 
 def external_account() -> Account:
@@ -137,6 +143,115 @@ def _balances_add(deltas: dict[int, int]) -> None:
             f"FROM (VALUES {values}) AS v WHERE {table}.id = CAST(v.column1 AS bigint)",
             params,
         )
+
+
+def posting_accounts_lock(*, kind: str, references: list[str]) -> list[int]:
+    """Lock, in pk order, every account that the postings of ``kind`` with the given
+    references moved money on (one statement); returns their ids. The lock step of
+    ``postings_reverse``: take it before any other lock of the business action.
+    """
+    if connection.vendor != "postgresql":
+        lines = posting_lines(kind=kind, references=references)
+        return list(accounts_lock(ids={a for entry in lines.values() for a in entry}))
+    account, entry, posting = (m._meta.db_table for m in (Account, Entry, Posting))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.id FROM {account} a WHERE a.id IN (SELECT e.account_id FROM {posting} p "
+            f"JOIN {entry} e ON e.posting_id = p.id WHERE p.kind = %s AND p.reference = ANY(%s)) "
+            "ORDER BY a.id FOR UPDATE",
+            [kind, list(references)],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def postings_reverse(
+    *, kind: str, references: list[str], reverse_kind: str, tournament_id: int | None = None
+) -> dict[int, int]:
+    """Record the exact reverse of each posting of ``kind`` with the given references, as a
+    ``reverse_kind`` posting with the same reference; returns the change of each balance.
+
+    For refunds at scale: the lines never travel through Python. On PostgreSQL it is one
+    statement of set-based parts: insert the postings, insert their entries (each
+    ``balance_after`` in posting order), and add the sums to the balances with one
+    ``UPDATE ... FROM``. The accounts must be locked first (``posting_accounts_lock``). The
+    database refuses to reverse one reference twice (unique ``(kind, reference)``) and any
+    balance going below zero (CHECK): an ``IntegrityError``, and nothing is written.
+    Elsewhere (the embedded SQLite default) it records the same postings through
+    ``postings_record``.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("postings_reverse must run inside transaction.atomic")
+    if not references:
+        return {}
+    if connection.vendor != "postgresql":
+        return _postings_reverse_drafts(
+            kind=kind, references=references, reverse_kind=reverse_kind, tournament_id=tournament_id
+        )
+    account, entry, posting = (m._meta.db_table for m in (Account, Entry, Posting))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH source AS (
+                SELECT id, reference FROM {posting} WHERE kind = %(kind)s
+                AND reference = ANY(%(references)s)
+            ), reversal AS (
+                INSERT INTO {posting} (kind, reference, tournament_id, created_at)
+                SELECT %(reverse_kind)s, reference, %(tournament_id)s, now()
+                FROM source ORDER BY id
+                RETURNING id, reference
+            ), line AS (
+                SELECT reversal.id AS posting_id, e.account_id, -e.amount AS amount
+                FROM reversal JOIN source USING (reference)
+                JOIN {entry} e ON e.posting_id = source.id
+            ), delta AS (
+                SELECT account_id, sum(amount)::bigint AS amount FROM line GROUP BY account_id
+            ), balance AS (
+                UPDATE {account} a SET balance = a.balance + delta.amount
+                FROM delta WHERE a.id = delta.account_id
+                RETURNING a.id, a.balance - delta.amount AS before, delta.amount AS delta
+            ), inserted AS (
+                INSERT INTO {entry} (posting_id, account_id, amount, balance_after, created_at)
+                SELECT line.posting_id, line.account_id, line.amount,
+                       balance.before + (sum(line.amount) OVER (
+                           PARTITION BY line.account_id ORDER BY line.posting_id
+                       ))::bigint,
+                       now()
+                FROM line JOIN balance ON balance.id = line.account_id
+            )
+            SELECT id, delta FROM balance
+            """,
+            {
+                "kind": kind,
+                "references": list(references),
+                "reverse_kind": reverse_kind,
+                "tournament_id": tournament_id,
+            },
+        )
+        return dict(cursor.fetchall())
+
+
+def _postings_reverse_drafts(
+    *, kind: str, references: list[str], reverse_kind: str, tournament_id: int | None
+) -> dict[int, int]:
+    """``postings_reverse`` through ``postings_record``: the same rows, built in Python."""
+    lines = posting_lines(kind=kind, references=references)
+    drafts = [
+        PostingDraft(
+            kind=reverse_kind,
+            reference=reference,
+            lines={account_id: -amount for account_id, amount in lines[reference].items()},
+            tournament_id=tournament_id,
+        )
+        for reference in references
+        if reference in lines
+    ]
+    locked = accounts_lock(ids={a for draft in drafts for a in draft.lines})
+    postings_record(drafts=drafts, locked=locked)
+    deltas: dict[int, int] = defaultdict(int)
+    for draft in drafts:
+        for account_id, amount in draft.lines.items():
+            deltas[account_id] += amount
+    return dict(deltas)
 
 
 def deposit_create(*, user_id: int, amount: int) -> Account:

@@ -1,0 +1,200 @@
+"""Refunds on a real ``celery -A project worker`` process, real Redis, the test database.
+
+The worker is a subprocess with the suite's settings but ``DATABASE_URL`` naming the test
+database (pytest-django's ``test_<name>``) and ``CELERY_TASK_ALWAYS_EAGER`` off; this
+process enqueues with eager mode off too. The tests use ``transaction=True`` so that the
+worker sees the rows they commit.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from project.celery import app as celery_app
+from tests.test_refunds import assert_refunded_exactly_once, big_cup, events_of
+from tournaments import tasks
+from tournaments.models import Participant, Tournament
+from tournaments.services import tournament_cancel
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+# Short, so that a new worker gets back the message a killed one held; still longer than
+# any task of these tests.
+VISIBILITY_TIMEOUT = 3
+BROKER_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
+
+
+def test_database_url() -> str:
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "postgres") + (f":{quote(s['PASSWORD'])}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    """Redis as the broker of this process too: tasks are published, not run here."""
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete(*BROKER_KEYS)  # nothing left over from an earlier run
+    yield client
+    client.delete(*BROKER_KEYS)
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    workers = []
+
+    def start(**env) -> subprocess.Popen:
+        log_path = tmp_path / f"worker-{len(workers)}.log"
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "project", "worker", "--loglevel=INFO",
+                "--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat",
+                f"--hostname=test-{uuid.uuid4().hex[:8]}@%h",
+            ],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DATABASE_URL": test_database_url(),
+                "CELERY_TASK_ALWAYS_EAGER": "0",
+                "CELERY_BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+                "DATABASE_POOL_MAX_SIZE": "0",
+                **env,
+            },
+            stdout=log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the main process and its child
+        )  # fmt: skip
+        process.log_path = log_path
+        workers.append(process)
+        wait_for(lambda: b" ready." in log_path.read_bytes() or process.poll() is not None, 60)
+        assert process.poll() is None, log_path.read_text()
+        return process
+
+    yield start
+    for process in workers:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_for(condition, timeout: float, *, every: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return False
+
+
+def pending(cup: Tournament) -> int:
+    return Tournament.objects.values_list("refunds_pending", flat=True).get(pk=cup.pk)
+
+
+def other_backends(*states: str) -> int:
+    """Sessions on the test database other than this process's, in the given states."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state = ANY(%s) AND backend_type = 'client backend'",
+            [list(states)],
+        )
+        return cursor.fetchone()[0]
+
+
+def waiting_on_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def assert_no_results_stored(broker) -> None:
+    """Results are ignored: no result keys in Redis, no result table in the database."""
+    assert not broker.keys("celery-task-meta-*")
+    assert not [t for t in connection.introspection.table_names() if "celery" in t.lower()]
+
+
+def test_worker_killed_mid_chunk_then_a_new_worker_refunds_everyone_exactly_once(
+    make_user, broker, start_worker
+):
+    organizer = make_user()
+    cup = big_cup(organizer, 2000)
+    second_chunk = list(
+        Participant.objects.filter(tournament=cup).order_by("pk").values_list("pk", flat=True)
+    )[1000:]
+    # Hold one participant of the second chunk: that chunk's transaction stops there, half
+    # done (its accounts locked, nothing committed), until the worker is killed.
+    blocker = psycopg.connect(test_database_url())
+    blocker.execute(
+        "SELECT id FROM tournaments_participant WHERE id = %s FOR UPDATE", [second_chunk[500]]
+    )
+
+    try:
+        first = start_worker()
+        tournament_cancel(tournament_id=cup.pk, user=organizer)  # enqueues chunk 1 on commit
+        assert wait_for(lambda: pending(cup) == 1000 and waiting_on_a_lock() > 0, 30), (
+            first.log_path.read_text()
+        )
+
+        os.killpg(first.pid, signal.SIGKILL)  # the whole worker: main process and child
+        first.wait()
+        killed_at = time.monotonic()
+    finally:
+        blocker.rollback()  # the killed worker's session then fails and rolls back
+        blocker.close()
+    assert wait_for(lambda: other_backends("active", "idle in transaction") == 0, 15)
+    assert pending(cup) == 1000  # the chunk in progress left nothing behind
+
+    # acks_late: the killed worker never acknowledged chunk 2, so the broker gives it to the
+    # next worker once its visibility timeout has passed.
+    time.sleep(max(0.0, VISIBILITY_TIMEOUT + 0.5 - (time.monotonic() - killed_at)))
+    second = start_worker()
+    assert wait_for(lambda: pending(cup) == 0, 60), second.log_path.read_text()
+    # Nothing but the redelivered message could have run chunk 2 (no sweeper here).
+    log = second.log_path.read_text()
+    assert re.search(r"tournament_refunds_chunk_run\[[-0-9a-f]+\] succeeded", log), log
+
+    assert_refunded_exactly_once(cup, 2000)
+    assert events_of(cup) == [(1, "tournament.cancelled", None), (2, "refunds.progress", 1000),
+                              (3, "refunds.progress", 0)]  # fmt: skip
+    assert_no_results_stored(broker)
+
+
+def test_the_sweeper_enqueues_again_a_refund_whose_message_was_lost(
+    make_user, broker, start_worker
+):
+    organizer = make_user()
+    cup = big_cup(organizer, 1200)
+    tournament_cancel(tournament_id=cup.pk, user=organizer)
+    assert broker.llen("celery") == 1
+    broker.delete("celery")  # the message is lost (say, Redis lost it, or it was purged)
+
+    worker = start_worker(REFUNDS_STALLED_AFTER="1")
+    time.sleep(1.5)
+    assert pending(cup) == 1200  # nothing is running: the chain is gone
+
+    tasks.tournament_refunds_sweep.delay()  # what celery beat sends every minute
+    assert wait_for(lambda: pending(cup) == 0, 60), worker.log_path.read_text()
+
+    assert_refunded_exactly_once(cup, 1200)
+    assert b"stalled: enqueued again" in worker.log_path.read_bytes()
+    assert_no_results_stored(broker)
