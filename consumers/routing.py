@@ -1,4 +1,10 @@
-"""WebSocket routes. The live consumers (/ws/tournaments/{id}/, /ws/matches/{id}/) are
-built on the event log in tournaments.events; see issue 4."""
+"""WebSocket routes (API.md, "Live updates"); the design is in consumers.live and .hub."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from consumers.live import MatchConsumer, TournamentConsumer
+
+websocket_urlpatterns = [
+    path("ws/tournaments/<int:tournament_id>/", TournamentConsumer.as_asgi()),
+    path("ws/matches/<int:match_id>/", MatchConsumer.as_asgi()),
+]

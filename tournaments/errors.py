@@ -1,4 +1,4 @@
-from project.errors import Conflict, Forbidden, InvalidInput, NotFound
+from project.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 
 class TournamentNotFound(NotFound):
@@ -47,3 +47,10 @@ class AlreadyMember(Conflict):
 
 class InvalidTransition(Conflict):
     code = "invalid_status"
+
+
+class EventsPruned(DomainError):
+    """``since`` is older than the oldest event kept (tournaments.events, retention)."""
+
+    status = 410
+    code = "events_pruned"

@@ -6,11 +6,70 @@ all in one statement. The row lock it takes serialises concurrent changes of one
 tournament, so versions come out consecutive. The change's events are then appended
 (``events_append``) in the same transaction: a rolled-back change leaves neither an event
 nor a gap, and nothing commits without its event.
+
+Publishing. Once the transaction has committed (``transaction.on_commit``: never from
+inside it, and nothing for a rolled-back change), the change's events go to the channel
+layer as ONE group message to ``live.tournament.<id>``, each event already encoded as the
+WebSocket frame spectators receive (``event_frame``). The group's members are not
+consumers but one hub per server process (``consumers.hub``), which hands the same
+string to every local spectator: a change costs one JSON encoding in total and one layer
+delivery per process, whatever the number of spectators. The layer delivers at most once;
+the log is what makes that safe: a hub that sees a version gap reads the missing events
+here, and a client resumes with ``since``.
+
+Retention. Events are kept ``LIVE_EVENT_RETENTION_DAYS`` (default 7) days; ``events_prune``
+(``manage.py events_prune``) deletes older ones, always a prefix of a tournament's log, so
+a log is either complete after a version or says that it is not (readers then send a
+snapshot, see ``consumers.selectors``).
 """
 
-from django.db import connection
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import NamedTuple
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import Max
 
 from tournaments.models import Tournament, TournamentEvent
+
+logger = logging.getLogger(__name__)
+
+# The type of the channel-layer message that carries a committed change's events.
+LIVE_MESSAGE_TYPE = "live.events"
+
+
+class LiveEvent(NamedTuple):
+    """One event as it travels to live clients: ``frame`` is the encoded WebSocket frame."""
+
+    version: int
+    name: str
+    match_id: int | None  # the match it is about (for /ws/matches/{id}/), if any
+    frame: str
+
+
+def tournament_group(tournament_id: int) -> str:
+    return f"live.tournament.{tournament_id}"
+
+
+def event_frame(*, version: int, name: str, data: dict) -> str:
+    """The frame of API.md's ``{"type": "event", ...}``: the one encoding of an event."""
+    return json.dumps(
+        {"type": "event", "version": version, "event": name, "data": data},
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    )
+
+
+def live_event(*, version: int, name: str, data: dict) -> LiveEvent:
+    match = data.get("match") if isinstance(data, dict) else None
+    match_id = match.get("id") if isinstance(match, dict) else None
+    return LiveEvent(version, name, match_id, event_frame(version=version, name=name, data=data))
 
 
 def tournament_row_update(
@@ -51,7 +110,64 @@ def events_append(
 ) -> list[TournamentEvent]:
     """Append the events that the last ``tournament_row_update`` took versions for."""
     first = tournament.version - len(events) + 1
-    return TournamentEvent.objects.bulk_create(
+    rows = TournamentEvent.objects.bulk_create(
         TournamentEvent(tournament_id=tournament.pk, version=first + i, name=name, data=data)
         for i, (name, data) in enumerate(events)
     )
+    if rows:
+        events_publish_on_commit(
+            tournament_id=tournament.pk,
+            events=[(row.version, row.name, row.data) for row in rows],
+        )
+    return rows
+
+
+def events_publish_on_commit(*, tournament_id: int, events: list[tuple[int, str, dict]]) -> None:
+    """Publish the events when (and only if) the current transaction commits.
+
+    ``robust``: the change has committed by then, so a failure to publish (Redis away) must
+    not turn the caller's success into an error; it is logged, and live clients recover the
+    events from the log (the hubs' sweep, or ``since``).
+    """
+
+    def events_publish() -> None:  # a named function: robust on_commit logs its __qualname__
+        _events_publish(tournament_id, events)
+
+    transaction.on_commit(events_publish, robust=True)
+
+
+def _events_publish(tournament_id: int, events: list[tuple[int, str, dict]]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {
+        "type": LIVE_MESSAGE_TYPE,
+        "tournament": tournament_id,
+        "events": [
+            list(live_event(version=version, name=name, data=data))
+            for version, name, data in events
+        ],
+    }
+    async_to_sync(layer.group_send)(tournament_group(tournament_id), message)
+
+
+def events_prune(*, before: datetime) -> int:
+    """Delete the events created before ``before``; returns how many.
+
+    Per tournament it deletes every version up to the newest one older than ``before``, so
+    what is left is always the log's tail (``created_at`` follows the version order up to
+    clock skew between servers; cutting at a version keeps the log gap-free anyway).
+    """
+    cuts = (
+        TournamentEvent.objects.filter(created_at__lt=before)
+        .values("tournament_id")
+        .annotate(upto=Max("version"))
+        .values_list("tournament_id", "upto")
+    )
+    deleted = 0
+    for tournament_id, upto in cuts:
+        count, _ = TournamentEvent.objects.filter(
+            tournament_id=tournament_id, version__lte=upto
+        ).delete()
+        deleted += count
+    return deleted

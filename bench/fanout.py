@@ -1,0 +1,515 @@
+"""Live fan-out: N spectators of one tournament, events from real result reports, against a
+raw broadcast under the same server, one run.
+
+What is measured
+----------------
+* **app** - the project under daphne or uvicorn (one process, ``DEBUG=0``, PostgreSQL,
+  Redis): N WebSockets on ``/ws/tournaments/{id}/?since=V`` (resuming at the current
+  version, so no snapshot), while a driver thread posts first reports
+  (``POST /api/matches/{id}/report``, each one ``match.updated`` event) at R per second.
+  Every event goes the production way: commit, ``on_commit`` publish to the Redis channel
+  layer, the process's hub, every socket's outbox.
+* **raw** - under the same server, an ASGI app that keeps its sockets' ``send`` callables
+  and hands each one the same pre-encoded frame (same size as the app's) on
+  ``GET /broadcast?v=N`` (``bench/raw_broadcast.py``).
+* **websockets** - a bare ``websockets`` server broadcasting the same way
+  (``websockets.broadcast``), once per run.
+
+Latency is from the moment the driver *sends* the request that makes the event (so for
+the app it includes the request's own work before the commit: an upper bound on
+commit-to-receipt) to each spectator's receipt, on one machine-wide monotonic clock.
+Deliveries/s is the frames received by all spectators divided by the time from the first
+trigger to the last receipt of the phase. The server's resident memory is sampled after
+the sockets connect and after each phase; ``--soak SECONDS`` adds a long app phase at 5
+events/s for the memory-growth check.
+
+The spectators are one Node process (``bench/fanout_client.mjs``, the ``ws`` package,
+``npm ci`` in ``bench/``): it reads each frame's version without parsing the JSON, and
+the table shows its CPU beside the server's, so that one can see it is not the
+bottleneck.
+
+How to run (PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres, Redis on
+127.0.0.1:6379; ``.venv/bin/pip install -e ".[bench]"`` and ``npm ci --prefix bench``)::
+
+    .venv/bin/python bench/fanout.py                     # 1,000 spectators, 1/5/20 ev/s
+    .venv/bin/python bench/fanout.py --seconds 20 --soak 300 --servers daphne
+
+It drops and recreates the database ``atom_bench_fanout`` (``--database``), sets up a
+64-player round robin (2,016 ready matches) through the app's services, uses Redis
+database 13, writes ``bench/results/fanout-<timestamp>.json`` and drops the database at
+the end (unless ``--keep``). Nothing is asserted: this is a hand-run tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+sys.path.insert(0, str(BENCH_DIR))
+
+from joins import (  # noqa: E402 - the house helpers: database, processes, CPU
+    _process_cpu,
+    app_env,
+    database_drop,
+    database_recreate,
+    free_port,
+    manage,
+)
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+PLAYERS = 64  # a round robin of 64: 2,016 matches, all ready at the start
+PASSWORD = "bench-Fanout-pass-4821"
+DRAIN_SECONDS = 3.0
+
+
+# --- Setup (child process, the app's own services) ---------------------------------------------
+
+
+def setup_child(out_path: str) -> None:
+    sys.path.insert(0, str(PROJECT_DIR))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    import django
+
+    django.setup()
+    from django.test.utils import override_settings
+    from rest_framework.authtoken.models import Token
+
+    from matches.models import Match, MatchReport
+    from matches.serializers import MatchSerializer
+    from matches.services import tournament_start
+    from tournaments.events import event_frame
+    from tournaments.services import tournament_create, tournament_join
+    from users.services import user_register
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        organizer, _ = user_register(username="bench-organizer", password=PASSWORD)
+        tournament = tournament_create(
+            organizer=organizer, name="Fan-out", format="round_robin", max_participants=PLAYERS
+        )
+        for i in range(PLAYERS):
+            user, _ = user_register(username=f"bench-p{i:03d}", password=PASSWORD)
+            tournament_join(tournament_id=tournament.pk, user=user)
+        tournament_start(tournament_id=tournament.pk, user=organizer)
+    tokens = {t.user_id: t.key for t in Token.objects.all()}
+    matches = list(
+        Match.objects.filter(tournament=tournament)
+        .select_related("participant_a")
+        .order_by("round", "position")
+    )
+    sample = matches[0]
+    sample.loaded_reports = [
+        MatchReport(participant_id=sample.participant_a_id, winner_id=sample.participant_a_id)
+    ]
+    sample.status = Match.Status.AWAITING_CONFIRMATION
+    frame = event_frame(
+        version=10**4, name="match.updated", data={"match": MatchSerializer(sample).data}
+    )
+    Path(out_path).write_text(
+        json.dumps(
+            {
+                "tournament": tournament.pk,
+                "frame_bytes": len(frame.encode()),
+                "reports": [
+                    (m.pk, m.participant_a_id, tokens[m.participant_a.captain_id]) for m in matches
+                ],
+            }
+        )
+    )
+
+
+def setup_run(env: dict[str, str]) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "setup.json"
+        subprocess.run(
+            [sys.executable, __file__, "--setup-child", str(out)],
+            cwd=PROJECT_DIR,
+            env=env,
+            check=True,
+        )
+        return json.loads(out.read_text())
+
+
+# --- Servers and the spectator client ------------------------------------------------------
+
+
+def server_start(kind: str, server: str, port: int, env: dict, log: Path) -> subprocess.Popen:
+    """``kind`` app (the project) or raw (bench/raw_broadcast.py); ``server`` daphne,
+    uvicorn or websockets (raw only)."""
+    if server == "websockets":
+        command, cwd = [sys.executable, "raw_broadcast.py", str(port)], BENCH_DIR
+    else:
+        module = "project.asgi:application" if kind == "app" else "raw_broadcast:application"
+        cwd = PROJECT_DIR if kind == "app" else BENCH_DIR
+        if server == "daphne":
+            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), module]
+        else:
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                module,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--lifespan",
+                "off",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ]
+    handle = open(log, "ab")  # noqa: SIM115 - closed in server_stop
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    process.log = handle
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{server} exited with {process.returncode}; see {log}")
+        with contextlib.suppress(OSError):
+            if http_get(port, "/healthz")[0] == 200:
+                return process
+        time.sleep(0.3)
+    server_stop(process)
+    raise SystemExit(f"{server} did not answer /healthz within 60 s; see {log}")
+
+
+def server_stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    process.log.close()
+
+
+def http_get(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    return _process_cpu(f"/proc/{pid}/stat", os.sysconf("SC_CLK_TCK"))[1]
+
+
+class Spectators:
+    def __init__(self, url: str, count: int, origin: str, out: Path):
+        self.out = out
+        self.process = subprocess.Popen(
+            ["node", str(BENCH_DIR / "fanout_client.mjs"), url, str(count), origin, str(out)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline().split()
+        if not line or line[0] != "ready":
+            raise SystemExit(f"spectator client failed: {line}")
+        self.open = int(line[1])
+
+    def stop(self) -> dict:
+        self.process.stdin.write("stop\n")
+        self.process.stdin.flush()
+        self.process.stdout.readline()
+        self.process.wait(timeout=60)
+        data = json.loads(self.out.read_text())
+        self.out.unlink()
+        return data
+
+
+# --- Triggers ------------------------------------------------------------------------------
+
+
+class Reporter:
+    """First reports through the REST API, one keep-alive connection: each is one event."""
+
+    def __init__(self, port: int, reports: list):
+        self.port, self.reports = port, reports
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.failures = 0
+
+    def trigger(self, version: int) -> None:
+        match_id, winner, token = self.reports.pop(0)
+        self.conn.request(
+            "POST",
+            f"/api/matches/{match_id}/report",
+            body=json.dumps({"winner": winner}),
+            headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        )
+        response = self.conn.getresponse()
+        response.read()
+        if response.status != 200:
+            self.failures += 1
+
+
+class Broadcaster:
+    def __init__(self, port: int, keep_alive: bool):
+        self.port, self.keep_alive, self.failures = port, keep_alive, 0
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def trigger(self, version: int) -> None:
+        if not self.keep_alive:  # the bare websockets server answers, then closes
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        self.conn.request("GET", f"/broadcast?v={version}")
+        response = self.conn.getresponse()
+        response.read()
+        if response.status != 204:
+            self.failures += 1
+
+
+def run_rate(trigger, first_version: int, rate: float, seconds: float) -> dict[int, int]:
+    """Open-loop: the i-th trigger is due at start + i / rate. Returns version -> sent ns."""
+    sent = {}
+    count = max(1, round(rate * seconds))
+    start = time.monotonic()
+    for i in range(count):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        version = first_version + i
+        sent[version] = time.monotonic_ns()
+        trigger(version)
+    return sent
+
+
+def commit_times(database: str, tournament: int, versions: list[int]) -> dict[int, int]:
+    """When each event's row was written, on the monotonic clock: ``created_at`` is taken
+    inside the transaction just before the INSERT, a millisecond or two before COMMIT."""
+    import psycopg
+
+    offset = time.time_ns() - time.monotonic_ns()
+    with psycopg.connect(f"postgres://postgres@127.0.0.1:5432/{database}") as conn:
+        rows = conn.execute(
+            "SELECT version, extract(epoch FROM created_at)::numeric * 1000000000 FROM "
+            "tournaments_tournamentevent WHERE tournament_id = %s AND version = ANY(%s)",
+            [tournament, versions],
+        ).fetchall()
+    return {version: int(wall) - offset for version, wall in rows}
+
+
+def phase_stats(name, rate, sent, client, spectators, cpu, rss, committed=None) -> dict:
+    base = client["base"]
+    latencies, received, last = [], 0, 0
+    from_request = []
+    for version, at in sent.items():
+        start = committed.get(version, at) if committed else at
+        for rel in client["arrivals"].get(str(version), []):
+            arrival = base + rel
+            latencies.append((arrival - start) / 1e6)
+            from_request.append((arrival - at) / 1e6)
+            last = max(last, arrival)
+            received += 1
+    expected = len(sent) * spectators
+    span = (last - min(sent.values())) / 1e9 if received else 0
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
+    return {
+        "target": name,
+        "rate": rate,
+        "events": len(sent),
+        "expected": expected,
+        "received": received,
+        "deliveries_per_s": round(received / span, 1) if span else 0,
+        "latency_from": "commit" if committed else "trigger",
+        "p50_ms": round(quantiles[49], 1),
+        "p99_ms": round(quantiles[98], 1),
+        "max_ms": round(max(latencies), 1) if latencies else 0,
+        "p99_from_request_ms": round(statistics.quantiles(from_request, n=100)[98], 1)
+        if len(from_request) > 1
+        else 0,
+        "cpu_s": cpu,
+        "rss_mib": rss,
+    }
+
+
+def run_target(name, kind, server, port, env, args, setup, log, clients_cpu) -> list[dict]:
+    process = server_start(kind, server, port, env, log)
+    results = []
+    try:
+        if kind == "app":
+            status, body = http_get(port, f"/api/tournaments/{setup['tournament']}")
+            version = json.loads(body)["version"]
+            path = f"/ws/tournaments/{setup['tournament']}/?since={version}"
+            trigger = Reporter(port, setup["reports"])
+        else:
+            version, path = 0, "/ws"
+            trigger = Broadcaster(port, keep_alive=server != "websockets")
+        out = Path(tempfile.mkstemp(suffix=".json")[1])
+        spectators = Spectators(
+            f"ws://127.0.0.1:{port}{path}", args.spectators, f"http://127.0.0.1:{port}", out
+        )
+        time.sleep(1)
+        rss_start = rss_mib(process.pid)
+        phases = [(rate, args.seconds) for rate in args.rates]
+        if args.soak and kind == "app":
+            phases.append((5.0, args.soak))
+        sent_by_phase = []
+        for rate, seconds in phases:
+            cpu = (cpu_seconds(process.pid), cpu_seconds(spectators.process.pid))
+            sent = run_rate(trigger.trigger, version + 1, rate, seconds)
+            version += len(sent)
+            time.sleep(DRAIN_SECONDS)
+            cpu_used = {
+                "server": round(cpu_seconds(process.pid) - cpu[0], 2),
+                "client": round(cpu_seconds(spectators.process.pid) - cpu[1], 2),
+            }
+            sent_by_phase.append((rate, sent, cpu_used, round(rss_mib(process.pid), 1)))
+        client = spectators.stop()
+        for rate, sent, cpu_used, rss in sent_by_phase:
+            committed = (
+                commit_times(args.database, setup["tournament"], list(sent))
+                if kind == "app"
+                else None
+            )
+            stats = phase_stats(
+                name,
+                rate,
+                sent,
+                client,
+                spectators.open,
+                cpu_used,
+                {"start": round(rss_start, 1), "after": rss},
+                committed,
+            )
+            stats.update(
+                opened=spectators.open,
+                closes=client["closes"],
+                trigger_failures=trigger.failures,
+                seconds=len(sent) / rate,
+            )
+            results.append(stats)
+            print(
+                f"  {name:<18} {rate:>5g}/s  p50 {stats['p50_ms']:>8.1f} ms  p99 "
+                f"{stats['p99_ms']:>8.1f} ms  {stats['deliveries_per_s']:>9.1f} deliveries/s  "
+                f"{stats['received']}/{stats['expected']}  cpu server {cpu_used['server']} s "
+                f"client {cpu_used['client']} s  rss {rss} MiB"
+            )
+    finally:
+        server_stop(process)
+    return results
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spectators", type=int, default=1000)
+    parser.add_argument("--rates", default="1,5,20", help="events per second, comma-separated")
+    parser.add_argument("--seconds", type=float, default=15, help="per rate (default 15)")
+    parser.add_argument("--soak", type=float, default=0, help="extra app phase at 5/s, seconds")
+    parser.add_argument("--servers", default="daphne,uvicorn")
+    parser.add_argument("--no-websockets", action="store_true", help="skip the bare server")
+    parser.add_argument("--database", default="atom_bench_fanout", help="dropped and recreated!")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    args.rates = [float(r) for r in args.rates.split(",")]
+    args.servers = args.servers.split(",")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    log = RESULTS_DIR / f"fanout-{stamp}.log"
+    env = app_env(args.database) | {"REDIS_URL": REDIS_URL}
+    try:
+        print(f"database {args.database}: recreate, migrate, set up {PLAYERS} players")
+        database_recreate(args.database)
+        manage(env, "migrate", "--noinput", "--verbosity", "0")
+        setup = setup_run(env)
+        needed = sum(args.rates) * args.seconds * len(args.servers) + 5 * args.soak
+        if needed > len(setup["reports"]):
+            raise SystemExit(f"{needed:g} reports needed, {len(setup['reports'])} matches")
+        raw_env = dict(env, BENCH_FRAME_BYTES=str(setup["frame_bytes"]))
+        print(f"{args.spectators} spectators; event frame {setup['frame_bytes']} bytes")
+        results = []
+        for server in args.servers:
+            for kind in ("app", "raw"):
+                name = f"{kind}/{server}"
+                results += run_target(
+                    name,
+                    kind,
+                    server,
+                    free_port(),
+                    env if kind == "app" else raw_env,
+                    args,
+                    setup,
+                    log,
+                    None,
+                )
+        if not args.no_websockets:
+            results += run_target(
+                "raw/websockets", "raw", "websockets", free_port(), raw_env, args, setup, log, None
+            )
+        ratios = {}
+        for server in args.servers:
+            for rate in args.rates:
+                app = next(
+                    r for r in results if r["target"] == f"app/{server}" and r["rate"] == rate
+                )
+                raw = next(
+                    r for r in results if r["target"] == f"raw/{server}" and r["rate"] == rate
+                )
+                ratios[f"{server}@{rate:g}"] = {
+                    "deliveries": round(app["deliveries_per_s"] / raw["deliveries_per_s"], 2)
+                    if raw["deliveries_per_s"]
+                    else None,
+                    "p99": round(app["p99_ms"] / raw["p99_ms"], 2) if raw["p99_ms"] else None,
+                }
+                ratio = ratios[f"{server}@{rate:g}"]
+                print(
+                    f"app/raw {server} {rate:>4g}/s: deliveries x{ratio['deliveries']}"
+                    f"  p99 x{ratio['p99']}"
+                )
+        out = RESULTS_DIR / f"fanout-{stamp}.json"
+        out.write_text(
+            json.dumps(
+                {
+                    "started_at": stamp,
+                    "args": vars(args),
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "frame_bytes": setup["frame_bytes"],
+                    "results": results,
+                    "app_over_raw": ratios,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        print(f"written {out.relative_to(PROJECT_DIR)}")
+    finally:
+        if not args.keep:
+            database_drop(args.database)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--setup-child":
+        setup_child(sys.argv[2])
+    else:
+        main()

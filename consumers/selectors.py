@@ -1,0 +1,128 @@
+"""The reads of the live sockets, each returning frames ready to send.
+
+A snapshot is read in one REPEATABLE READ transaction, so its ``version`` and its objects
+are the same moment of the log: the consumer then drops the live events up to that
+version and sends the rest (see ``consumers.live``). Reads run on the live executor
+(``consumers.hub.db_call``), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from rest_framework.authtoken.models import Token
+
+from matches.models import Match
+from matches.selectors import bracket_list, match_get
+from matches.serializers import MatchSerializer
+from tournaments.events import LiveEvent, live_event
+from tournaments.models import ParticipantMember, Tournament
+from tournaments.selectors import events_since, tournament_get
+from tournaments.serializers import ParticipantSerializer, TournamentSerializer
+
+
+def frame_encode(payload: dict) -> str:
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+@contextmanager
+def _consistent_read():
+    """One read-only transaction that sees one committed state throughout."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # SQLite (embedded default) transactions are serializable already.
+        yield
+
+
+def tournament_snapshot(*, tournament_id: int) -> tuple[int, str]:
+    """(version, the ``snapshot`` frame). Raises TournamentNotFound."""
+    with _consistent_read():
+        tournament = tournament_get(tournament_id=tournament_id)
+        matches = list(bracket_list(tournament=tournament))
+        frame = frame_encode(
+            {
+                "type": "snapshot",
+                "version": tournament.version,
+                "tournament": TournamentSerializer(tournament).data,
+                "participants": ParticipantSerializer(
+                    tournament.loaded_participants, many=True
+                ).data,
+                "matches": MatchSerializer(matches, many=True).data,
+            }
+        )
+    return tournament.version, frame
+
+
+def tournament_events_after(
+    *, tournament_id: int, since: int, upto: int | None = None, limit: int | None = None
+) -> tuple[int, list[LiveEvent]] | None:
+    """(current version, the events after ``since`` up to ``upto``), in order.
+
+    None when the log cannot say it (the client must take a snapshot instead): ``since``
+    is older than the oldest kept event, ahead of the tournament (a log from another
+    database), or more than ``limit`` events behind (a snapshot is then cheaper).
+    Raises TournamentNotFound.
+    """
+    with _consistent_read():
+        version = (
+            Tournament.objects.filter(pk=tournament_id).values_list("version", flat=True).first()
+        )
+        if version is None:
+            tournament_get(tournament_id=tournament_id)  # raises the domain's not-found
+        if since > version:
+            return None
+        last = version if upto is None else min(upto, version)
+        if limit is not None and last - since > limit:
+            return None
+        if last <= since:
+            return version, []
+        rows = list(
+            events_since(tournament_id=tournament_id, since=since)
+            .filter(version__lte=last)
+            .values_list("version", "name", "data")
+        )
+    if len(rows) != last - since or (rows and rows[0][0] != since + 1):
+        return None  # pruned
+    return version, [live_event(version=v, name=name, data=data) for v, name, data in rows]
+
+
+def tournament_versions(*, tournament_ids: list[int]) -> dict[int, int]:
+    return dict(Tournament.objects.filter(pk__in=tournament_ids).values_list("pk", "version"))
+
+
+def match_access(*, match_id: int, user) -> tuple[int, bool]:
+    """(the match's tournament, whether ``user`` may watch and act on it: a player of
+    either side, the organizer, or staff). Raises MatchNotFound."""
+    match = Match.objects.filter(pk=match_id).select_related("tournament").first()
+    if match is None:
+        match_get(match_id=match_id)  # raises the domain's not-found
+    tournament = match.tournament
+    if user.is_staff or tournament.organizer_id == user.pk:
+        return tournament.pk, True
+    sides = [pk for pk in (match.participant_a_id, match.participant_b_id) if pk]
+    plays = ParticipantMember.objects.filter(participant_id__in=sides, user_id=user.pk).exists()
+    return tournament.pk, plays
+
+
+def match_snapshot(*, match_id: int) -> tuple[int, str]:
+    """(the tournament's version, ``{"type": "snapshot", "version": V, "match": {...}}``)."""
+    with _consistent_read():
+        match = match_get(match_id=match_id)
+        version = Tournament.objects.values_list("version", flat=True).get(pk=match.tournament_id)
+        frame = frame_encode(
+            {"type": "snapshot", "version": version, "match": MatchSerializer(match).data}
+        )
+    return version, frame
+
+
+def token_user(*, key: str):
+    """The active user holding this DRF token, or None."""
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
