@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from consumers import views as live_views
 from matches import views as match_views
 from project.errors import json_404
 from project.health import healthz
@@ -47,6 +48,7 @@ urlpatterns = [
     path("healthz", healthz),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
+    path("tournaments/<int:tournament_id>/live", live_views.tournament_live, name="live"),
 ]
 
 handler404 = "project.errors.json_404"

@@ -1,0 +1,749 @@
+/* Live bracket page: draws one tournament from its socket (API.md, "Live updates").
+ *
+ * The page state is the last snapshot with every later event applied in version order.
+ * Frames carry whole objects (tournament, participants, matches), so applying an event
+ * means replacing the objects it names. A dropped connection or a missed version (a gap)
+ * is repaired the same way: reconnect with ?since=<last version applied>, and the server
+ * replays what was missed (or sends a fresh snapshot when it no longer keeps that far back).
+ *
+ * Plain JavaScript, no build step, no third-party code: the page must work offline.
+ */
+(function () {
+  "use strict";
+
+  const root = document.getElementById("live");
+  const board = document.getElementById("board");
+  const indicator = document.getElementById("indicator");
+  const tournamentId = Number(root.dataset.tournament);
+  const currency = root.dataset.currency || "";
+
+  const RETRY_FIRST_MS = 500;
+  const RETRY_MAX_MS = 10000;
+  const STABLE_AFTER_MS = 5000; // a connection open this long resets the backoff
+  const RESYNC_LIMIT = 3; // immediate resyncs allowed per RESYNC_WINDOW_MS, then back off
+  const RESYNC_WINDOW_MS = 10000;
+  const STANDINGS_DELAY_MS = 250;
+  const FLASH_MS = 2500;
+  const RENDER_DELAY_MS = 20;
+  // Close codes of the server (consumers/live.py): the tournament does not exist; this
+  // client read too slowly and must resume with ?since=.
+  const CLOSE_NOT_FOUND = 4404;
+  const CLOSE_FELL_BEHIND = 4408;
+
+  const FORMAT_NAMES = {
+    single_elimination: "Single elimination",
+    double_elimination: "Double elimination",
+    round_robin: "Round robin",
+    swiss: "Swiss",
+  };
+  const TOURNAMENT_STATUS = {
+    registration: "Registration open",
+    in_progress: "In progress",
+    completed: "Completed",
+    cancelled: "Cancelled",
+  };
+
+  const state = {
+    version: null, // the last version applied; null until the first snapshot
+    tournament: null,
+    participants: new Map(),
+    matches: new Map(),
+    standings: null, // {version, rows}: GET .../standings as of `version`
+    changedAt: new Map(), // match id -> when a live event last changed it
+  };
+
+  // --- Connection -------------------------------------------------------------------
+
+  const live = {
+    socket: null,
+    attempts: 0,
+    retryTimer: null,
+    countdownTimer: null,
+    stableTimer: null,
+    resyncs: [],
+  };
+
+  function socketUrl() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const since = state.version === null ? "" : "?since=" + state.version;
+    return `${scheme}//${location.host}/ws/tournaments/${tournamentId}/${since}`;
+  }
+
+  function connect() {
+    clearTimeout(live.retryTimer);
+    clearInterval(live.countdownTimer);
+    const socket = new WebSocket(socketUrl());
+    live.socket = socket;
+    if (state.version === null && live.attempts === 0) setIndicator("connecting", "Connecting…");
+    else setIndicator("reconnecting", "Reconnecting…");
+
+    // Handlers ignore a socket that has been replaced (see resync).
+    socket.addEventListener("open", () => {
+      if (socket !== live.socket) return;
+      setIndicator("live", "Live");
+      live.stableTimer = setTimeout(() => (live.attempts = 0), STABLE_AFTER_MS);
+    });
+    socket.addEventListener("message", (message) => {
+      if (socket !== live.socket) return;
+      let frame;
+      try {
+        frame = JSON.parse(message.data);
+      } catch (error) {
+        console.warn("live feed: not JSON", error);
+        return;
+      }
+      onFrame(frame);
+    });
+    socket.addEventListener("close", (event) => {
+      if (socket !== live.socket) return;
+      live.socket = null;
+      clearTimeout(live.stableTimer);
+      if (event.code === CLOSE_NOT_FOUND) setIndicator("gone", "Tournament not found");
+      else if (event.code === CLOSE_FELL_BEHIND) resync();
+      else scheduleReconnect();
+    });
+  }
+
+  function scheduleReconnect() {
+    // Exponential backoff with jitter, so that a restarted server is not hit by every
+    // spectator at the same instant.
+    const base = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** live.attempts);
+    const delay = base * (0.75 + Math.random() * 0.5);
+    live.attempts += 1;
+    const due = Date.now() + delay;
+    const tick = () => {
+      const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
+      setIndicator("reconnecting", `Reconnecting in ${seconds} s`);
+    };
+    tick();
+    clearInterval(live.countdownTimer);
+    live.countdownTimer = setInterval(tick, 1000);
+    live.retryTimer = setTimeout(connect, delay);
+  }
+
+  function reconnectNow() {
+    if (live.socket) return;
+    live.attempts = 0;
+    connect();
+  }
+
+  /* Drop the current connection and resume after the last version applied. */
+  function resync() {
+    const now = Date.now();
+    live.resyncs = live.resyncs.filter((t) => now - t < RESYNC_WINDOW_MS);
+    live.resyncs.push(now);
+    const old = live.socket;
+    live.socket = null;
+    clearTimeout(live.stableTimer);
+    if (old) old.close();
+    // A server that keeps sending gaps must not be hammered: fall back to the backoff.
+    if (live.resyncs.length > RESYNC_LIMIT) scheduleReconnect();
+    else connect();
+  }
+
+  function setIndicator(mode, text) {
+    indicator.dataset.state = mode;
+    indicator.querySelector(".label").textContent = text;
+    indicator.title =
+      mode === "live"
+        ? `Live: updates appear as they happen (version ${state.version ?? "…"})`
+        : "Not connected to the live feed; click to retry now";
+  }
+
+  // --- Frames -------------------------------------------------------------------------
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "snapshot":
+        applySnapshot(frame);
+        break;
+      case "event":
+        if (state.version === null) resync(); // an event before any snapshot: start over
+        else if (frame.version <= state.version) return; // already applied
+        else if (frame.version !== state.version + 1) resync(); // missed one: replay from ours
+        else applyEvent(frame);
+        break;
+      case "error":
+        console.warn("live feed error:", frame.code, frame.detail);
+        break;
+      default:
+        console.warn("live feed: unknown frame", frame.type);
+    }
+  }
+
+  function applySnapshot(frame) {
+    state.version = frame.version;
+    state.tournament = frame.tournament;
+    state.participants = new Map((frame.participants || []).map((p) => [p.id, p]));
+    state.matches = new Map((frame.matches || []).map((m) => [m.id, m]));
+    redraw.all = true;
+    scheduleRender();
+    refreshStandings();
+  }
+
+  function applyEvent(frame) {
+    const data = frame.data || {};
+    // Anything but a change to matches already on the page redraws the whole board.
+    let structural = Boolean(data.tournament || data.participant || data.participants);
+    if (data.tournament) state.tournament = data.tournament;
+    for (const participant of data.participants || []) {
+      state.participants.set(participant.id, participant);
+    }
+    if (data.participant) state.participants.set(data.participant.id, data.participant);
+    for (const match of data.matches || []) {
+      structural = structural || !state.matches.has(match.id);
+      state.matches.set(match.id, match);
+      redraw.matches.add(match.id);
+    }
+    if (data.match) {
+      structural = structural || !state.matches.has(data.match.id);
+      state.matches.set(data.match.id, data.match);
+      state.changedAt.set(data.match.id, Date.now());
+      redraw.matches.add(data.match.id);
+    }
+    if (frame.event === "match.removed") {
+      // A match made from a result that was undone: the second grand final, a swiss round.
+      state.matches.delete(data.match_id);
+      structural = true;
+    }
+    state.version = frame.version;
+    redraw.all = redraw.all || structural;
+    scheduleRender();
+    refreshStandings();
+  }
+
+  // --- Standings (REST, for the tiebreaks the server computes) ---------------------------
+
+  let standingsTimer = null;
+  let standingsRequest = 0;
+
+  function refreshStandings() {
+    const t = state.tournament;
+    if (!t || t.status === "registration") return;
+    clearTimeout(standingsTimer);
+    standingsTimer = setTimeout(async () => {
+      const request = ++standingsRequest;
+      // The event was committed before it was sent, so the answer is at least this recent.
+      const version = state.version;
+      try {
+        const response = await fetch(`/api/tournaments/${tournamentId}/standings`, {
+          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+        });
+        if (!response.ok) return;
+        const rows = await response.json();
+        if (request !== standingsRequest) return; // a newer request is on its way
+        state.standings = { version, rows };
+        redraw.standings = true;
+        scheduleRender();
+      } catch (error) {
+        console.warn("standings:", error); // the table computed here stays on screen
+      }
+    }, STANDINGS_DELAY_MS);
+  }
+
+  /* Standings as of the current version: the server's when it answered for this version,
+   * otherwise counted here (same points: win 2, draw 1, bye a win; ties by seed only). */
+  function currentStandings() {
+    if (state.standings && state.standings.version === state.version) {
+      return { rows: state.standings.rows, server: true };
+    }
+    const rows = new Map();
+    for (const p of activeParticipants()) {
+      rows.set(p.id, { participant: p.id, wins: 0, losses: 0, draws: 0, points: 0, tiebreaks: {} });
+    }
+    for (const m of state.matches.values()) {
+      if (m.status !== "completed") continue;
+      const a = rows.get(m.participant_a);
+      const b = rows.get(m.participant_b);
+      if (m.winner === null) {
+        if (a && b) (a.draws += 1), (b.draws += 1);
+      } else {
+        const winner = rows.get(m.winner);
+        const loser = m.winner === m.participant_a ? b : a;
+        if (winner) winner.wins += 1;
+        if (loser) loser.losses += 1;
+      }
+    }
+    const seed = (id) => state.participants.get(id)?.seed ?? Infinity;
+    const sorted = [...rows.values()];
+    for (const row of sorted) row.points = 2 * row.wins + row.draws;
+    sorted.sort((x, y) => y.points - x.points || seed(x.participant) - seed(y.participant));
+    sorted.forEach((row, i) => (row.rank = i + 1));
+    return { rows: sorted, server: false };
+  }
+
+  // --- Rendering ----------------------------------------------------------------------
+
+  // What changed since the last drawing: everything, some matches, the standings.
+  const redraw = { all: false, matches: new Set(), standings: false };
+  let renderQueued = false;
+
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    // One drawing for the frames of a burst (a result moves several matches at once).
+    setTimeout(() => {
+      renderQueued = false;
+      const { all, standings } = redraw;
+      const matches = [...redraw.matches];
+      Object.assign(redraw, { all: false, matches: new Set(), standings: false });
+      if (all || !patchMatches(matches)) render();
+      else if (standings) patchStandings();
+    }, RENDER_DELAY_MS);
+  }
+
+  /* Redraw only the cards of these matches (and what depends on them), when each is
+   * already on the page; false when the board must be drawn again as a whole. Large
+   * brackets stay cheap to follow this way. */
+  function patchMatches(ids) {
+    const cards = ids.map((id) => board.querySelector(`.match[data-match-id="${id}"]`));
+    if (cards.some((card) => !card)) return false;
+    const rounds = new Set();
+    cards.forEach((old, i) => {
+      const match = state.matches.get(ids[i]);
+      const fresh = matchCard(match, { inline: old.classList.contains("inline") });
+      fresh.style.gridColumn = old.style.gridColumn;
+      fresh.style.gridRow = old.style.gridRow;
+      old.replaceWith(fresh);
+      rounds.add(fresh.closest(".round"));
+    });
+    for (const round of rounds) {
+      if (round) round.querySelector("h3").replaceWith(roundHeading(Number(round.dataset.round)));
+    }
+    root.dataset.version = String(state.version);
+    if (cards.length) drawConnectors();
+    patchStandings();
+    return true;
+  }
+
+  function patchStandings() {
+    const panel = board.querySelector(".panel.standings");
+    if (panel) panel.replaceWith(standingsPanel(state.tournament));
+  }
+
+  function render() {
+    const t = state.tournament;
+    if (!t) return;
+    root.dataset.version = String(state.version);
+    root.dataset.format = t.format;
+    root.dataset.status = t.status;
+    document.title = `${t.name} · live bracket`;
+    document.getElementById("name").textContent = t.name;
+    document.getElementById("meta").textContent = metaLine(t);
+    const badge = document.getElementById("status");
+    badge.textContent = TOURNAMENT_STATUS[t.status] || t.status;
+    badge.dataset.status = t.status;
+    if (indicator.dataset.state === "live") setIndicator("live", "Live");
+
+    const scroll = new Map(
+      [...board.querySelectorAll("[data-scroll-key]")].map((n) => [n.dataset.scrollKey, n.scrollLeft])
+    );
+    board.replaceChildren(...boardContent(t));
+    for (const node of board.querySelectorAll("[data-scroll-key]")) {
+      node.scrollLeft = scroll.get(node.dataset.scrollKey) || 0;
+    }
+    drawConnectors();
+  }
+
+  function metaLine(t) {
+    const count = activeParticipants().length;
+    const places =
+      t.status === "registration"
+        ? `${count} of ${t.max_participants} registered`
+        : `${count} ${t.team_size > 1 ? "teams" : "players"}`;
+    return [
+      t.game,
+      FORMAT_NAMES[t.format] || t.format,
+      t.team_size > 1 ? `teams of ${t.team_size}` : null,
+      places,
+      t.prize_pool ? `prize pool ${money(t.prize_pool)}` : null,
+    ]
+      .filter(Boolean)
+      .join(" · ");
+  }
+
+  function boardContent(t) {
+    const parts = [];
+    const matches = [...state.matches.values()];
+    if (t.status === "cancelled") {
+      const refunds = t.refunds_pending
+        ? `Entry fees are being refunded (${t.refunds_pending} to go).`
+        : "Entry fees have been refunded.";
+      parts.push(el("div", { class: "banner cancelled" }, `This tournament was cancelled. ${refunds}`));
+    }
+    if (t.status === "completed") parts.push(championBanner(t, matches));
+    if (!matches.length) {
+      parts.push(registrationList(t));
+      return parts;
+    }
+    if (t.format === "round_robin" || t.format === "swiss") parts.push(groupBoard(t, matches));
+    else parts.push(...eliminationBoard(t, matches));
+    return parts;
+  }
+
+  function championBanner(t, matches) {
+    const { rows } = currentStandings();
+    let champion = null;
+    if (t.format === "single_elimination" || t.format === "double_elimination") {
+      // The last match of an elimination bracket is the only one that feeds nothing.
+      const ends = matches.filter(
+        (m) => m.status === "completed" && !m.next_match && m.bracket !== "losers"
+      );
+      const last = ends.find((m) => m.bracket === "grand_final") || ends[0];
+      champion = last?.winner ?? null;
+    }
+    if (champion === null && rows.length) champion = rows[0].participant;
+    const runnerUp = rows.find((r) => r.rank === 2 && r.participant !== champion);
+    return el(
+      "div",
+      { class: "banner champion" },
+      el("span", { class: "trophy", "aria-hidden": "true" }, "★"),
+      el("span", {}, "Champion: ", el("strong", { "data-champion": champion ?? "" }, nameOf(champion))),
+      runnerUp ? el("span", { class: "runner-up" }, `Runner-up: ${nameOf(runnerUp.participant)}`) : null
+    );
+  }
+
+  function registrationList(t) {
+    const people = activeParticipants();
+    return el(
+      "section",
+      { class: "panel registration" },
+      el("h2", {}, t.status === "registration" ? "Registered so far" : "Participants"),
+      people.length
+        ? el("ol", { class: "roster" }, people.map((p) => el("li", { title: membersOf(p) }, p.name)))
+        : el("p", { class: "empty" }, "Nobody has joined yet."),
+      t.status === "registration"
+        ? el("p", { class: "hint" }, "The bracket appears here as soon as the organizer starts the tournament.")
+        : null
+    );
+  }
+
+  // Elimination: trees drawn on a grid whose rows are the first round's slots, so that
+  // each match sits level with the two it is fed by, even where byes left gaps.
+
+  function eliminationBoard(t, matches) {
+    const isDouble = t.format === "double_elimination";
+    const of = (bracket) => matches.filter((m) => m.bracket === bracket);
+    const winners = of("winners");
+    const losers = of("losers");
+    const finals = of("grand_final").sort((x, y) => x.round - y.round);
+    const k = maxRound(winners);
+
+    const upper = [];
+    for (let r = 1; r <= k; r += 1) {
+      upper.push({
+        title: winnersRoundTitle(r, k, isDouble),
+        slots: 2 ** (k - r),
+        matches: winners.filter((m) => m.round === r),
+      });
+    }
+    // The second grand final exists only once it is needed (the losers-bracket side won
+    // the first); it is drawn only while the first one still points at it.
+    const first = finals.find((m) => m.round === 1);
+    for (const final of finals) {
+      if (final.round > 1 && (!first || first.next_match !== final.id)) continue;
+      upper.push({
+        title: final.round === 1 ? "Grand final" : "Grand final reset",
+        slots: 1,
+        matches: [final],
+      });
+    }
+    const sections = [bracketSection("upper", isDouble ? "Winners bracket" : "Bracket", upper)];
+
+    if (losers.length) {
+      const last = maxRound(losers);
+      const lower = [];
+      for (let j = 1; j <= last; j += 1) {
+        lower.push({
+          title: j === last ? "Losers final" : `Losers round ${j}`,
+          slots: 2 ** Math.max(0, k - 1 - Math.ceil(j / 2)),
+          matches: losers.filter((m) => m.round === j),
+        });
+      }
+      sections.push(bracketSection("lower", "Losers bracket", lower));
+    }
+    return sections;
+  }
+
+  function winnersRoundTitle(r, k, isDouble) {
+    const fromEnd = k - r;
+    const names = isDouble
+      ? ["Winners final", "Winners semifinals", "Winners quarterfinals"]
+      : ["Final", "Semifinals", "Quarterfinals"];
+    if (fromEnd < names.length) return names[fromEnd];
+    return isDouble ? `Winners round ${r}` : `Round ${r}`;
+  }
+
+  function bracketSection(key, title, columns) {
+    const slotsOf = (c) => Math.max(c.slots, ...c.matches.map((m) => m.position), 1);
+    const base = Math.max(1, ...columns.map(slotsOf));
+    const grid = el("div", { class: "bracket-grid" });
+    grid.style.gridTemplateColumns = `repeat(${columns.length}, var(--column))`;
+    grid.style.gridTemplateRows = `auto repeat(${base}, var(--slot))`;
+    columns.forEach((column, i) => {
+      const title = el("div", { class: "round-title" }, column.title);
+      title.style.gridColumn = String(i + 1);
+      title.style.gridRow = "1";
+      grid.append(title);
+      const slots = slotsOf(column);
+      for (const match of column.matches) {
+        const start = Math.floor(((match.position - 1) * base) / slots) + 2;
+        const end = Math.max(start + 1, Math.floor((match.position * base) / slots) + 2);
+        const card = matchCard(match);
+        card.style.gridColumn = String(i + 1);
+        card.style.gridRow = `${start} / ${end}`;
+        grid.append(card);
+      }
+    });
+    grid.append(svg("svg", { class: "connectors", "aria-hidden": "true" }));
+    return el(
+      "section",
+      { class: "panel bracket", "data-bracket": key },
+      el("h2", {}, title),
+      el("div", { class: "bracket-scroll", "data-scroll-key": key }, grid)
+    );
+  }
+
+  /* Lines from each match to the match its winner goes to, within one grid. Every card is
+   * measured first and the lines drawn after: interleaving would lay the page out again
+   * for each line. */
+  function drawConnectors() {
+    const drawings = [...board.querySelectorAll(".bracket-grid")].map((grid) => {
+      const lines = [];
+      for (const card of grid.querySelectorAll(".match[data-next]")) {
+        const target = grid.querySelector(`.match[data-match-id="${card.dataset.next}"]`);
+        if (!target) continue;
+        const x1 = card.offsetLeft + card.offsetWidth;
+        const y1 = card.offsetTop + card.offsetHeight / 2;
+        const x2 = target.offsetLeft;
+        const y2 = target.offsetTop + target.offsetHeight / 2;
+        const done = card.dataset.status === "completed";
+        lines.push({ d: `M${x1} ${y1}H${x1 + (x2 - x1) / 2}V${y2}H${x2}`, done });
+      }
+      return { grid, width: grid.scrollWidth, height: grid.scrollHeight, lines };
+    });
+    for (const { grid, width, height, lines } of drawings) {
+      const layer = grid.querySelector("svg.connectors");
+      layer.setAttribute("width", width);
+      layer.setAttribute("height", height);
+      layer.replaceChildren(
+        ...lines.map(({ d, done }) => svg("path", { d, class: done ? "done" : "" }))
+      );
+    }
+  }
+
+  // Round robin and swiss: a standings table beside the rounds.
+
+  function groupBoard(t, matches) {
+    const rounds = new Map();
+    for (const m of matches) {
+      if (!rounds.has(m.round)) rounds.set(m.round, []);
+      rounds.get(m.round).push(m);
+    }
+    const numbers = [...rounds.keys()].sort((a, b) => a - b);
+    const roundPanels = numbers.map((r) => {
+      const list = rounds.get(r).sort((x, y) => x.position - y.position);
+      return el(
+        "section",
+        { class: "round", "data-round": r },
+        roundHeading(r),
+        el("div", { class: "round-matches" }, list.map((m) => matchCard(m, { inline: true })))
+      );
+    });
+    for (let r = (numbers.at(-1) || 0) + 1; r <= roundCount(); r += 1) {
+      roundPanels.push(
+        el(
+          "section",
+          { class: "round future", "data-round": r },
+          roundHeading(r),
+          el("p", { class: "empty" }, `Paired when round ${r - 1} is complete.`)
+        )
+      );
+    }
+    return el(
+      "div",
+      { class: "group-layout" },
+      standingsPanel(t),
+      el("section", { class: "panel rounds" }, el("h2", {}, "Rounds"), el("div", { class: "round-list" }, roundPanels))
+    );
+  }
+
+  function roundCount() {
+    const t = state.tournament;
+    if (t.format === "swiss" && t.swiss_rounds) return t.swiss_rounds;
+    return maxRound([...state.matches.values()]);
+  }
+
+  function roundHeading(r) {
+    const matches = [...state.matches.values()].filter((m) => m.round === r);
+    const open = matches.some((m) => m.status !== "completed");
+    return el(
+      "h3",
+      {},
+      `Round ${r}`,
+      el("span", { class: "muted" }, ` of ${roundCount()}`),
+      open ? el("span", { class: "tag" }, "in play") : null
+    );
+  }
+
+  function standingsPanel(t) {
+    const { rows, server } = currentStandings();
+    const buchholz = server && t.format === "swiss";
+    const head = el(
+      "tr",
+      {},
+      el("th", { class: "num" }, "#"),
+      el("th", {}, t.team_size > 1 ? "Team" : "Player"),
+      el("th", { class: "num", title: "Wins (byes count as wins)" }, "W"),
+      el("th", { class: "num", title: "Draws" }, "D"),
+      el("th", { class: "num", title: "Losses" }, "L"),
+      el("th", { class: "num", title: "Points: win 2, draw 1" }, "Pts"),
+      buchholz ? el("th", { class: "num", title: "Buchholz: the opponents' points" }, "Bh") : null
+    );
+    const body = rows.map((row) =>
+      el(
+        "tr",
+        { "data-participant": row.participant, class: row.rank === 1 && t.status === "completed" ? "first" : "" },
+        el("td", { class: "num" }, row.rank),
+        el("td", { title: membersOf(state.participants.get(row.participant)) }, nameOf(row.participant)),
+        el("td", { class: "num" }, row.wins),
+        el("td", { class: "num" }, row.draws),
+        el("td", { class: "num" }, row.losses),
+        el("td", { class: "num strong" }, row.points),
+        buchholz ? el("td", { class: "num muted" }, row.tiebreaks?.buchholz ?? "") : null
+      )
+    );
+    return el(
+      "section",
+      { class: "panel standings" },
+      el("h2", {}, "Standings"),
+      el("table", { class: "standings-table" }, el("thead", {}, head), el("tbody", {}, body))
+    );
+  }
+
+  // --- Matches ------------------------------------------------------------------------
+
+  function matchCard(m, { inline = false } = {}) {
+    const bye = m.status === "completed" && (m.participant_a === null) !== (m.participant_b === null);
+    const card = el("div", {
+      class: ["match", inline ? "inline" : "", bye ? "bye" : ""].filter(Boolean).join(" "),
+      "data-match-id": m.id,
+      "data-status": m.status,
+      "data-next": m.next_match || null,
+    });
+    const changed = state.changedAt.get(m.id);
+    if (changed && Date.now() - changed < FLASH_MS) {
+      card.classList.add("flash");
+      // Recreated cards continue the animation where it was instead of restarting it.
+      card.style.animationDelay = `-${Date.now() - changed}ms`;
+    }
+    card.append(side(m, "a", bye), side(m, "b", bye), el("div", { class: "caption" }, caption(m, bye)));
+    return card;
+  }
+
+  function side(m, which, bye) {
+    const id = m[`participant_${which}`];
+    const participant = id === null ? null : state.participants.get(id);
+    const done = m.status === "completed";
+    const result = done && id !== null && m.winner !== null ? (m.winner === id ? "winner" : "loser") : "";
+    let score = "";
+    if (m.scores) score = m.scores[which === "a" ? 0 : 1];
+    else if (result && !bye) score = result === "winner" ? "W" : "L";
+    return el(
+      "div",
+      {
+        class: ["side", result, id === null ? "empty-side" : ""].filter(Boolean).join(" "),
+        "data-side": which,
+        "data-participant": id ?? "",
+        title: membersOf(participant),
+      },
+      el("span", { class: "seed" }, participant?.seed ?? ""),
+      el("span", { class: "name" }, id === null ? (bye ? "bye" : "to be decided") : nameOf(id)),
+      el("span", { class: "score" }, score)
+    );
+  }
+
+  function caption(m, bye) {
+    switch (m.status) {
+      case "completed":
+        if (bye) return "Bye";
+        return m.winner === null ? "Draw" : "Finished";
+      case "ready":
+        return "Ready to play";
+      case "awaiting_confirmation": {
+        const by = m.reports?.[0]?.participant;
+        return by ? `${nameOf(by)} reported · awaiting confirmation` : "Awaiting confirmation";
+      }
+      case "disputed":
+        return "Disputed · the organizer will decide";
+      case "pending":
+        return "Waiting for players";
+      default:
+        return m.status;
+    }
+  }
+
+  // --- Helpers ------------------------------------------------------------------------
+
+  function activeParticipants() {
+    return [...state.participants.values()]
+      .filter((p) => p.status !== "left")
+      .sort((x, y) => (x.seed ?? Infinity) - (y.seed ?? Infinity) || x.id - y.id);
+  }
+
+  function nameOf(id) {
+    if (id === null || id === undefined) return "—";
+    return state.participants.get(id)?.name ?? `#${id}`;
+  }
+
+  function membersOf(participant) {
+    const members = participant?.members || [];
+    return members.length > 1 ? members.map((m) => m.username).join(", ") : null;
+  }
+
+  function maxRound(matches) {
+    return matches.reduce((most, m) => Math.max(most, m.round), 0);
+  }
+
+  function money(amount) {
+    try {
+      const format = new Intl.NumberFormat(undefined, { style: "currency", currency });
+      return format.format(amount / 10 ** format.resolvedOptions().maximumFractionDigits);
+    } catch (error) {
+      return `${(amount / 100).toFixed(2)} ${currency}`; // not an ISO 4217 code
+    }
+  }
+
+  function el(tag, attributes, ...children) {
+    return fill(document.createElement(tag), attributes, children);
+  }
+
+  function svg(tag, attributes, ...children) {
+    return fill(document.createElementNS("http://www.w3.org/2000/svg", tag), attributes, children);
+  }
+
+  /* Text always goes in as text nodes: names are user input. */
+  function fill(node, attributes, children) {
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value === null || value === undefined || value === false || value === "") continue;
+      node.setAttribute(name, String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  // --- Start ----------------------------------------------------------------------------
+
+  indicator.addEventListener("click", reconnectNow);
+  window.addEventListener("online", reconnectNow);
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(drawConnectors, 100);
+  });
+  connect();
+})();

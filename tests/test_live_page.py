@@ -1,0 +1,437 @@
+"""The live bracket page (``/tournaments/{id}/live``) in a real browser.
+
+Debian's Chromium, driven by Playwright, against a real daphne process that serves the
+test database (committed rows: ``transaction=True``) with the suite's production-like
+settings, the socket hub on the test Redis database. Results are reported through the REST
+API of that server, or through the services in this process (their events reach the page
+through Redis, or through the log when the server was down).
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from matches.models import Match
+from matches.services import match_report, match_reset, tournament_start
+from tournaments.models import Participant, Tournament
+from tournaments.services import tournament_create, tournament_join
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TIMEOUT_MS = 10_000
+# Long enough for the page's backoff to reach a restarted server (attempts at about
+# 0.5, 1, 2 and 4 s after the drop).
+RECONNECT_TIMEOUT_MS = 20_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """A daphne process on a fixed port, which can be killed and started again."""
+
+    def __init__(self, *, port: int, env: dict, log: Path):
+        self.port, self.env, self.log = port, env, log
+        self.process: subprocess.Popen | None = None
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+                + ["project.asgi:application"],
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"daphne exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url("/healthz"), timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        pytest.fail(f"daphne did not answer /healthz:\n{self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """Die the hard way, as a crashed server does: no close frames."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def post(self, path: str, body: dict, *, token: str) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            self.url(path),
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Token {token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"])
+    at = f"{credentials}@" if credentials else ""
+    return f"postgres://{at}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker, tmp_path_factory):
+    # With DEBUG off the page's assets are served from STATIC_ROOT (WhiteNoise).
+    with django_db_blocker.unblock():
+        call_command("collectstatic", interactive=False, verbosity=0)
+    env = os.environ | {"DATABASE_URL": _test_database_url(), "DATABASE_POOL_MAX_SIZE": "0"}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for this process only (see browser)
+    live = Server(port=free_port(), env=env, log=tmp_path_factory.mktemp("daphne") / "log")
+    live.start()
+    yield live
+    live.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    # Playwright's sync API keeps an event loop running in this thread, which makes Django
+    # refuse the ORM reads the tests make between page actions. The tests are plain
+    # sequential code (nothing runs on that loop but Playwright), so that guard does not
+    # apply: it is lifted for as long as the browser is open, in this process only.
+    # (Writes go through `committed`, for another reason.)
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"
+    try:
+        with sync_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def committed(write, /, *args, **kwargs):
+    """Run a write in a thread of its own, as a request would be.
+
+    Its events are published after commit with ``async_to_sync``, which refuses to run in
+    a thread where an event loop runs, as Playwright's does in the test's thread."""
+
+    def run():
+        try:
+            return write(*args, **kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(run).result()
+
+
+@pytest.fixture
+def cup(make_user):
+    """A started tournament of ``n`` players (``team-1``...), made as requests would."""
+
+    def make(format, n):
+        return committed(_cup, format, n)
+
+    def _cup(format, n):
+        organizer = make_user()
+        tournament = tournament_create(
+            organizer=organizer,
+            name=f"Live {format}",
+            format=format,
+            max_participants=n,
+        )
+        for i in range(n):
+            tournament_join(tournament_id=tournament.pk, user=make_user(f"team-{i + 1}"))
+        tournament_start(tournament_id=tournament.pk, user=organizer)
+        return tournament
+
+    return make
+
+
+def ready(tournament, **filters) -> Match:
+    return (
+        Match.objects.filter(tournament=tournament, status="ready", **filters)
+        .order_by("bracket", "round", "position")
+        .first()
+    )
+
+
+def play(match: Match, *, winner_side: str = "a") -> None:
+    """Both sides report the same result, in this process (the service layer)."""
+    committed(_play, match, winner_side=winner_side)
+
+
+def _play(match: Match, *, winner_side: str) -> None:
+    winner = getattr(match, f"participant_{winner_side}_id")
+    scores = [2, 1] if winner_side == "a" else [1, 2]
+    for pk in (match.participant_a_id, match.participant_b_id):
+        captain = Participant.objects.get(pk=pk).captain
+        match_report(match_id=match.pk, user=captain, winner_id=winner, scores=scores)
+
+
+def version_of(tournament) -> int:
+    return Tournament.objects.get(pk=tournament.pk).version
+
+
+def card(page, match):
+    return page.locator(f'.match[data-match-id="{match.pk}"]')
+
+
+def test_unknown_tournament_is_a_404(server):
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(server.url("/tournaments/999999/live"), timeout=5)
+    assert raised.value.code == 404
+
+
+def test_double_elimination_follows_results_and_survives_a_server_restart(page, server, cup):
+    tournament = cup("double_elimination", 4)
+    names = dict(Participant.objects.filter(tournament=tournament).values_list("pk", "name"))
+    sockets = []  # (socket, frames it received), as the page opened them
+
+    def watch(ws):
+        frames = []
+        ws.on("framereceived", lambda payload: frames.append(payload))
+        sockets.append((ws, frames))
+
+    page.on("websocket", watch)
+    page.goto(server.url(f"/tournaments/{tournament.pk}/live"))
+
+    # The whole bracket: winners (2 + 1), losers (1 + 1), the grand final; no second final.
+    expect(page.locator("#indicator")).to_have_attribute("data-state", "live")
+    expect(page.locator(".match")).to_have_count(6)
+    expect(page.locator("[data-bracket=upper] h2")).to_have_text("Winners bracket")
+    expect(page.locator("[data-bracket=lower] h2")).to_have_text("Losers bracket")
+    titles = page.locator(".round-title")
+    expect(titles).to_contain_text(["Winners semifinals", "Winners final", "Grand final"])
+    expect(page.locator(".round-title", has_text="Grand final reset")).to_have_count(0)
+    semi_1, semi_2 = Match.objects.filter(
+        tournament=tournament, round=1, bracket="winners"
+    ).order_by("position")
+    for match in (semi_1, semi_2):
+        expect(card(page, match).locator("[data-side=a] .name")).to_have_text(
+            names[match.participant_a_id]
+        )
+        expect(card(page, match).locator("[data-side=b] .name")).to_have_text(
+            names[match.participant_b_id]
+        )
+        expect(card(page, match)).to_have_attribute("data-status", "ready")
+    page.evaluate("window.sameDocument = true")
+
+    # A result reported through the REST API appears without a reload.
+    for pk in (semi_1.participant_a_id, semi_1.participant_b_id):
+        token = Token.objects.get(user=Participant.objects.get(pk=pk).captain).key
+        status, body = server.post(
+            f"/api/matches/{semi_1.pk}/report",
+            {"winner": semi_1.participant_a_id, "scores": [2, 0]},
+            token=token,
+        )
+        assert status == 200, body
+    expect(card(page, semi_1)).to_have_attribute("data-status", "completed")
+    expect(card(page, semi_1).locator(".side.winner .name")).to_have_text(
+        names[semi_1.participant_a_id]
+    )
+    expect(card(page, semi_1).locator(".side.winner .score")).to_have_text("2")
+    winners_final = Match.objects.get(pk=semi_1.next_match_id)
+    expect(card(page, winners_final).locator("[data-side=a] .name")).to_have_text(
+        names[semi_1.participant_a_id]
+    )
+    expect(page.locator("#live")).to_have_attribute("data-version", str(version_of(tournament)))
+    assert page.evaluate("window.sameDocument") is True
+
+    # The server dies; a result is committed while it is down; a new one starts.
+    seen = version_of(tournament)
+    server.kill()
+    expect(page.locator("#indicator")).to_have_attribute("data-state", "reconnecting")
+    play(semi_2)
+    assert version_of(tournament) > seen
+    opened_before_restart = len(sockets)
+    server.start()
+
+    expect(card(page, semi_2)).to_have_attribute(
+        "data-status", "completed", timeout=RECONNECT_TIMEOUT_MS
+    )
+    expect(page.locator("#indicator")).to_have_attribute("data-state", "live")
+    expect(page.locator("#live")).to_have_attribute("data-version", str(version_of(tournament)))
+    assert page.evaluate("window.sameDocument") is True
+    # It caught up by resuming after the last version it had, not from a new snapshot.
+    resumed, frames = sockets[-1]
+    assert len(sockets) > opened_before_restart
+    assert resumed.url.endswith(f"/ws/tournaments/{tournament.pk}/?since={seen}")
+    first = json.loads(frames[0])
+    assert (first["type"], first["version"]) == ("event", seen + 1)
+
+    # Play it out with the losers-bracket finalist winning the first grand final: the
+    # second (deciding) final appears, and then the champion.
+    while (match := ready(tournament)) is not None:
+        if match.bracket == "grand_final" and match.round == 1:
+            play(match, winner_side="b")
+            break
+        play(match)
+    second_final = Match.objects.get(tournament=tournament, bracket="grand_final", round=2)
+    expect(page.locator(".round-title", has_text="Grand final reset")).to_have_count(1)
+    expect(card(page, second_final)).to_have_attribute("data-status", "ready")
+    play(second_final)
+    expect(page.locator(".banner.champion [data-champion]")).to_have_text(
+        names[second_final.participant_a_id]
+    )
+    expect(page.locator("#status")).to_have_text("Completed")
+
+
+def test_a_missed_event_is_fetched_again_with_since(page, server, cup):
+    """A gap in the versions (the page never got one event) makes the page reconnect with
+    ``since`` = the last version it applied, and the server replays from there."""
+    tournament = cup("single_elimination", 4)
+    first, second = Match.objects.filter(tournament=tournament, round=1).order_by("position")
+    urls, dropped = [], []
+
+    def route(ws):
+        urls.append(ws.url)
+        upstream = ws.connect_to_server()
+
+        def from_server(message):
+            frame = json.loads(message)
+            # On the first connection, swallow the first event: the next one is a gap.
+            if len(urls) == 1 and frame["type"] == "event" and not dropped:
+                dropped.append(frame["version"])
+                return
+            ws.send(message)
+
+        upstream.on_message(from_server)
+
+    page.route_web_socket("**/ws/tournaments/**", route)
+    page.goto(server.url(f"/tournaments/{tournament.pk}/live"))
+    before = version_of(tournament)
+    expect(page.locator("#live")).to_have_attribute("data-version", str(before))
+
+    play(first)
+    play(second)
+
+    expect(card(page, first)).to_have_attribute("data-status", "completed")
+    expect(card(page, second)).to_have_attribute("data-status", "completed")
+    expect(page.locator("#live")).to_have_attribute("data-version", str(version_of(tournament)))
+    assert dropped == [before + 1]
+    assert len(urls) == 2 and urls[1].endswith(f"?since={before}")
+
+
+@pytest.mark.parametrize(
+    ("format", "n", "heading"),
+    [
+        ("single_elimination", 5, "Bracket"),
+        ("double_elimination", 5, "Winners bracket"),
+        ("round_robin", 4, "Standings"),
+        ("swiss", 6, "Standings"),
+    ],
+)
+def test_every_format_is_drawn_and_updated(page, server, cup, format, n, heading):
+    tournament = cup(format, n)
+    matches = Match.objects.filter(tournament=tournament)
+    page.goto(server.url(f"/tournaments/{tournament.pk}/live"))
+
+    expect(page.locator(".panel h2").first).to_have_text(heading)
+    expect(page.locator(".match")).to_have_count(matches.count())
+    expect(page.locator("#meta")).to_contain_text(format.replace("_", " ").capitalize())
+    byes = [m for m in matches if m.status == "completed"]
+    for bye in byes:
+        expect(card(page, bye)).to_contain_text("bye")
+    if format in ("round_robin", "swiss"):
+        expect(page.locator(".standings-table tbody tr")).to_have_count(n)
+
+    match = ready(tournament)
+    play(match)
+    expect(card(page, match)).to_have_attribute("data-status", "completed")
+    if format in ("round_robin", "swiss"):
+        winner = page.locator(f'.standings-table tr[data-participant="{match.participant_a_id}"]')
+        expect(winner.locator("td").nth(5)).to_have_text("2")  # points: a win is 2
+
+
+def test_registration_and_the_start_arrive_live(page, server, make_user):
+    def open_tournament():
+        organizer = make_user("organizer")
+        tournament = tournament_create(
+            organizer=organizer, name="Open Cup", format="single_elimination", max_participants=4
+        )
+        tournament_join(tournament_id=tournament.pk, user=make_user("early-bird"))
+        return organizer, tournament
+
+    organizer, tournament = committed(open_tournament)
+    page.goto(server.url(f"/tournaments/{tournament.pk}/live"))
+    expect(page.locator("#status")).to_have_text("Registration open")
+    expect(page.locator(".roster li")).to_have_text(["early-bird"])
+    expect(page.locator("#meta")).to_contain_text("1 of 4 registered")
+
+    committed(lambda: tournament_join(tournament_id=tournament.pk, user=make_user("late-comer")))
+    expect(page.locator(".roster li")).to_have_text(["early-bird", "late-comer"])
+
+    committed(tournament_start, tournament_id=tournament.pk, user=organizer)
+    expect(page.locator("#status")).to_have_text("In progress")
+    expect(page.locator(".match")).to_have_count(1)
+    expect(page.locator(".match [data-side] .name")).to_have_text(["early-bird", "late-comer"])
+
+
+def test_a_reset_in_swiss_takes_back_the_round_paired_on_it(page, server, cup):
+    """The next swiss round is deleted when a result it was paired on is reset; no event
+    names the deleted matches, so the page infers it from the reset."""
+    tournament = cup("swiss", 4)  # two rounds
+    page.goto(server.url(f"/tournaments/{tournament.pk}/live"))
+    first_round = list(Match.objects.filter(tournament=tournament, round=1))
+    for match in first_round:
+        play(match)
+    expect(page.locator('.round[data-round="2"] .match')).to_have_count(2)
+
+    committed(match_reset, match_id=first_round[0].pk, user=tournament.organizer)
+    expect(card(page, first_round[0])).to_have_attribute("data-status", "ready")
+    expect(page.locator('.round[data-round="2"] .match')).to_have_count(0)
+    assert not Match.objects.filter(tournament=tournament, round=2).exists()
