@@ -33,6 +33,11 @@ from matches.formats.plan import GROUP, PlannedMatch
 from matches.models import Match, MatchReport
 from matches.placements import placements_for
 from matches.serializers import MatchSerializer
+from notifications.services import (
+    match_ready_notify,
+    match_result_confirmed_notify,
+    match_result_disputed_notify,
+)
 from tournaments.errors import InvalidTransition, NotOrganizer, TournamentNotFound
 from tournaments.events import events_append, tournament_row_update
 from tournaments.models import Participant, ParticipantMember, Tournament
@@ -105,6 +110,7 @@ def tournament_start(
         Match.objects.bulk_update(
             matches.values(), MATCH_STATE_FIELDS + ["loser_next_match", "loser_next_slot"]
         )
+        progress.notify()
 
         now = timezone.now()
         tournament_row_update(
@@ -316,6 +322,7 @@ class _Progress:
         self.deleted: list[int] = []
         self.round_done: int | None = None
         self.finished = False
+        self.became_ready: list[int] = []
 
     def touch(self, match: Match, event: str) -> None:
         self.changed[match.pk] = match
@@ -331,6 +338,7 @@ class _Progress:
             self.complete(match, a or b, None)
         elif a and b:
             match.status = Status.READY
+            self.became_ready.append(match.pk)
             self.touch(match, "match.updated")
         elif a or b:
             self.touch(match, "match.updated")
@@ -462,10 +470,13 @@ class _Progress:
             self._round_completed(self.round_done)
         Match.objects.bulk_update(self.changed.values(), MATCH_STATE_FIELDS)
 
-        events = [
+        # A match made from a result that was undone (the second grand final, a swiss round
+        # paired on it) goes away with it; watchers learn that from its own event.
+        events = [("match.removed", {"match_id": pk}) for pk in sorted(self.deleted)] + [
             (name, {"match": MatchSerializer(self.changed[pk]).data})
             for pk, name in self.events.items()
         ]
+        self.notify()
         if not self.finished:
             tournament_row_update(self.tournament, events=len(events))
             events_append(tournament=self.tournament, events=events)
@@ -495,6 +506,17 @@ class _Progress:
             )
         )
         events_append(tournament=self.tournament, events=events)
+
+    def notify(self) -> None:
+        """Tell the players what this change means for them, once it commits."""
+        for pk in self.became_ready:
+            if pk not in self.deleted:
+                match_ready_notify(match_id=pk)
+        for pk, event in self.events.items():
+            if event == "match.completed" and not self.changed[pk].is_bye:
+                match_result_confirmed_notify(match_id=pk)
+            elif event == "match.disputed":
+                match_result_disputed_notify(match_id=pk)
 
     def _round_completed(self, round_number: int) -> None:
         """After a group match: finish the round robin, or pair the next swiss round."""

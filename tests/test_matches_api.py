@@ -152,6 +152,31 @@ def test_double_elimination_of_4_in_both_grand_final_cases(cup, losers_side_wins
     assert_invariants()
 
 
+def test_resetting_the_first_grand_final_removes_the_second_with_an_event(cup):
+    driver = cup(4, format="double_elimination")
+    while playable := driver.playable():
+        match = playable[0]
+        if match["bracket"] == "grand_final":
+            first_final = match
+            driver.play(match, match["participant_b"])  # the losers-bracket side wins
+            break
+        driver.play(match, match["participant_a"])
+    (second_final,) = [m for m in driver.bracket() if m["bracket"] == "grand_final"][1:]
+
+    response = driver.organizer_post(first_final, "reset")
+
+    assert response.status_code == 200
+    assert [m["id"] for m in driver.bracket() if m["bracket"] == "grand_final"] == [
+        first_final["id"]
+    ]
+    events = driver.client_for().get(
+        f"/api/tournaments/{driver.tournament.pk}/events",
+        {"since": driver.refreshed().version - 2},
+    )
+    names = [(e["event"], e["data"].get("match_id")) for e in events.json()["events"]]
+    assert names == [("match.removed", second_final["id"]), ("match.reset", None)]
+
+
 def test_round_robin_of_4_with_a_draw(cup):
     driver = cup(4, format="round_robin", prize_split=(70, 30))
     matches = driver.playable()
@@ -253,6 +278,11 @@ def test_report_errors(cup, make_user, client_for):
     assert (response.status_code, response.json()["code"]) == (400, "invalid_result")
     response = driver.report(match, None)
     assert (response.status_code, response.json()["code"]) == (400, "invalid_result")
+    for bad_winner in (str(match["participant_a"]), float(match["participant_a"]), True):
+        response = driver.report(match, bad_winner)
+        assert response.status_code == 400 and "winner" in response.json()["fields"]
+    response = driver.report(match, match["participant_a"], scores=[1.0, 0])
+    assert response.status_code == 400 and "scores" in response.json()["fields"]
     response = driver.client_for(driver.player_of[match["participant_a"]]).post(
         f"/api/matches/{match['id']}/report", {"scores": [1, 2]}, format="json"
     )

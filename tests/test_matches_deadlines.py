@@ -38,9 +38,7 @@ def report_minutes_ago(match, minutes, *, winner_id=None):
         winner_id=winner_id or match.participant_b_id,
         scores=[1, 2],
     )
-    MatchReport.objects.filter(match=match).update(
-        at=timezone.now() - timedelta(minutes=minutes)
-    )
+    MatchReport.objects.filter(match=match).update(at=timezone.now() - timedelta(minutes=minutes))
 
 
 def test_an_unanswered_report_is_confirmed_as_reported_after_the_deadline(semifinal):
