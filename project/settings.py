@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "tournaments",
     "matches",
     "consumers",
+    "notifications",
 ]
 
 # No profiling or per-request database middleware: each entry here runs on every request.
@@ -147,15 +148,24 @@ if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
+    # The only channels are one hub per server process (consumers.hub): each receives every
+    # change of the tournaments its process watches, so it gets a deeper queue than the
+    # default 100. A message lost anyway (full, expired) is recovered from the event log.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+    }
+
+# Live events are kept this many days (then `manage.py events_prune` deletes them); a client
+# resuming from an older version gets a snapshot instead (README, "Live updates").
+LIVE_EVENT_RETENTION_DAYS = int(os.environ.get("LIVE_EVENT_RETENTION_DAYS", "7"))
 
 # Celery reads every CELERY_* setting (project/celery.py). Results are never stored in the
 # database: they are ignored, and no result backend is configured at all.
@@ -171,9 +181,46 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# No task runs longer than its hard time limit, and the broker hands an unacknowledged task
+# to another worker only after the visibility timeout: the timeout is the longer, so a task
+# that is still running is never started a second time beside itself. (A task whose worker
+# died is redelivered after the timeout; the beat sweepers re-enqueue lost work sooner.)
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_BROKER_VISIBILITY_TIMEOUT", "3600"))
+}
+# If the worker loses the broker, its late-acknowledged tasks will be delivered again:
+# stop them rather than let them run beside their redelivered copy.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Periodic work (``celery -A project beat``). Each run re-enqueues what is unfinished, so a
+# lost message delays the work by one period at most; ``expires`` drops runs that a stopped
+# worker did not take in time instead of piling them up.
+CELERY_BEAT_SCHEDULE = {
+    "tournament-refunds-sweep": {
+        "task": "tournaments.tasks.tournament_refunds_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "matches-confirm-overdue": {
+        "task": "matches.tasks.matches_confirm_overdue",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "tournament-events-prune": {
+        "task": "tournaments.tasks.tournament_events_prune",
+        "schedule": 24 * 3600.0,
+        "options": {"expires": 3600},
+    },
+}
+
+# Refunds of a cancelled tournament run a chunk of participants per task and transaction;
+# a chunk that made no progress for REFUNDS_STALLED_AFTER seconds is enqueued again.
+REFUNDS_CHUNK_SIZE = int(os.environ.get("REFUNDS_CHUNK_SIZE", "1000"))
+REFUNDS_STALLED_AFTER = int(os.environ.get("REFUNDS_STALLED_AFTER", "120"))
 
 # --- Auth and brute-force protection ----------------------------------------------------
 
@@ -216,7 +263,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["project.parsers.SafeJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "project.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -279,12 +326,29 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Notifications (notifications/) ----------------------------------------------------
+
+# Email goes through Django's backends: SMTP in production, configured from the
+# environment; the console with DEBUG (the embedded default); locmem under the tests
+# (Django's test setup swaps it in).
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_flag("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_flag("EMAIL_USE_SSL")
+# A stuck SMTP server must not hold a worker until the task's time limit.
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Atom Tournament <noreply@localhost>")
+# SMS goes through a small pluggable backend (notifications/sms.py): the console one
+# prints messages; plug a provider in by subclassing BaseSmsBackend and naming it here.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "notifications.sms.ConsoleSmsBackend")
 
 LOGGING = {
     "version": 1,
