@@ -115,9 +115,19 @@ def test_openapi_schema_is_served_and_describes_the_rest_api(anon):
         "/api/teams/{team_id}/members/{user_id}", "/api/tournaments",
         "/api/tournaments/{tournament_id}", "/api/tournaments/{tournament_id}/join",
         "/api/tournaments/{tournament_id}/leave", "/api/tournaments/{tournament_id}/cancel",
-        "/api/tournaments/{tournament_id}/events",
+        "/api/tournaments/{tournament_id}/events", "/api/tournaments/{tournament_id}/start",
+        "/api/tournaments/{tournament_id}/bracket", "/api/tournaments/{tournament_id}/standings",
+        "/api/matches/{match_id}", "/api/matches/{match_id}/report",
+        "/api/matches/{match_id}/resolve", "/api/matches/{match_id}/reset",
     ]:  # fmt: skip
         assert path in schema["paths"], path
+    # Every operation documents the one error shape as its default answer.
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            default = operation["responses"]["default"]["content"]["application/json"]
+            assert default["schema"] == error, (method, path)
+    assert schema["components"]["schemas"]["Error"]["required"] == ["code", "detail"]
 
 
 def test_openapi_schema_validates_without_warnings():
