@@ -155,7 +155,7 @@ def test_api_docs_page_works_offline(anon):
     "page",
     [
         "tournaments/tournament", "tournaments/team", "tournaments/participant",
-        "wallets/account", "wallets/posting", "wallets/entry",
+        "wallets/account", "wallets/posting", "wallets/entry", "matches/match",
     ],
 )  # fmt: skip
 def test_admin_pages_render_for_staff(client, admin_user, page):
@@ -183,3 +183,26 @@ def test_admin_login_is_locked_out_after_five_failures(client, admin_user):
     )
     assert response.status_code == 429
     assert response.json()["code"] == "locked_out"
+
+
+@pytest.mark.django_db
+def test_match_admin_shows_a_match_with_its_reports_read_only(client, admin_user, make_user):
+    from matches.models import Match
+    from matches.services import match_report, tournament_start
+    from tournaments.services import tournament_create, tournament_join
+
+    organizer = make_user()
+    cup = tournament_create(organizer=organizer, name="Admin", format="swiss", max_participants=2)
+    players = [make_user() for _ in range(2)]
+    for player in players:
+        tournament_join(tournament_id=cup.pk, user=player)
+    tournament_start(tournament_id=cup.pk, user=organizer)
+    match = Match.objects.get(tournament=cup)
+    match_report(match_id=match.pk, user=players[0], winner_id=None)
+    client.force_login(admin_user)
+
+    response = client.get(f"/admin/matches/match/{match.pk}/change/", secure=True)
+
+    assert response.status_code == 200
+    assert b"awaiting_confirmation" in response.content or b"Awaiting" in response.content
+    assert client.get("/admin/matches/match/add/", secure=True).status_code == 403
