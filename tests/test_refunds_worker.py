@@ -169,9 +169,12 @@ def test_worker_killed_mid_chunk_then_a_new_worker_refunds_everyone_exactly_once
     time.sleep(max(0.0, VISIBILITY_TIMEOUT + 0.5 - (time.monotonic() - killed_at)))
     second = start_worker()
     assert wait_for(lambda: pending(cup) == 0, 60), second.log_path.read_text()
-    # Nothing but the redelivered message could have run chunk 2 (no sweeper here).
-    log = second.log_path.read_text()
-    assert re.search(r"tournament_refunds_chunk_run\[[-0-9a-f]+\] succeeded", log), log
+    # Nothing but the redelivered message could have run chunk 2 (no sweeper here). The
+    # worker logs its success only after the chunk committed: wait for the line as well.
+    succeeded = re.compile(r"tournament_refunds_chunk_run\[[-0-9a-f]+\] succeeded")
+    assert wait_for(lambda: succeeded.search(second.log_path.read_text()), 15), (
+        second.log_path.read_text()
+    )
 
     assert_refunded_exactly_once(cup, 2000)
     assert events_of(cup) == [(1, "tournament.cancelled", None), (2, "refunds.progress", 1000),
