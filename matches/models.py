@@ -108,3 +108,35 @@ class MatchReport(models.Model):
 
     def __str__(self) -> str:
         return f"report by {self.participant_id} on {self.match_id}"
+
+
+class PrizeAward(models.Model):
+    """A placed participant's prize, decided once when the tournament completed (from the
+    escrow's balance and the final placements) and paid later by the payout chunks.
+
+    Only tournaments with more placed participants than ``PAYOUTS_INLINE_MAX`` have these
+    rows; smaller ones are paid in the completing transaction. ``paid`` turns true in the
+    transaction that records the participant's prize posting.
+    """
+
+    participant = models.OneToOneField(
+        Participant, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="+")
+    amount = models.BigIntegerField()
+    paid = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="prize_award_positive")
+        ]
+        indexes = [
+            models.Index(
+                fields=["tournament", "participant"],
+                condition=models.Q(paid=False),
+                name="prize_award_unpaid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} to {self.participant_id}"

@@ -5,18 +5,27 @@ first, then the matches it feeds, in that order), then the ledger accounts when 
 prizes, then the tournament row last, by the guarded ``UPDATE`` that takes the versions of
 the events it sends. A result is recorded with the relations loaded with the locked match
 and a constant number of statements whatever the size of the bracket.
+
+Payouts. The result that completes a tournament decides every prize (from the escrow's
+balance and the final placements). Up to ``PAYOUTS_INLINE_MAX`` placed participants are
+paid in that transaction; more are recorded as ``PrizeAward`` rows and paid by a chain of
+chunk tasks (``tournament_payouts_chunk``), each one transaction of set-based statements,
+like the refunds of a cancelled tournament (``tournaments.services``).
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from matches import tasks
 from matches.errors import (
     AlreadyReported,
     DownstreamPlayed,
@@ -30,7 +39,7 @@ from matches.errors import (
 from matches.formats import double_elimination, round_robin, single_elimination, swiss
 from matches.formats.payouts import prize_shares, split_among_roster
 from matches.formats.plan import GROUP, PlannedMatch
-from matches.models import Match, MatchReport
+from matches.models import Match, MatchReport, PrizeAward
 from matches.placements import placements_for
 from matches.serializers import MatchSerializer
 from notifications.services import (
@@ -40,11 +49,13 @@ from notifications.services import (
 )
 from tournaments.errors import InvalidTransition, NotOrganizer, TournamentNotFound
 from tournaments.events import events_append, tournament_row_update
-from tournaments.models import Participant, ParticipantMember, Tournament
+from tournaments.models import Participant, ParticipantMember, Tournament, TournamentEvent
 from tournaments.serializers import ParticipantSerializer, TournamentSerializer
 from users.models import User
-from wallets.models import Posting
+from wallets.models import Account, Posting
 from wallets.services import PostingDraft, accounts_lock, postings_record, wallets_ensure
+
+logger = logging.getLogger(__name__)
 
 Format = Tournament.Format
 Status = Match.Status
@@ -482,19 +493,22 @@ class _Progress:
             events_append(tournament=self.tournament, events=events)
             return
 
-        placements, prizes = self._tournament_finish()
+        placements, prizes, payouts_pending = self._tournament_finish()
         now = timezone.now()
         finished = tournament_row_update(
             self.tournament,
             events=len(events) + 1,
-            set_sql="status = %s, completed_at = %s",
-            set_params=[Tournament.Status.COMPLETED, now],
+            set_sql="status = %s, completed_at = %s, payouts_pending = %s",
+            set_params=[Tournament.Status.COMPLETED, now, payouts_pending],
             where_sql="status = %s",
             where_params=[Tournament.Status.IN_PROGRESS],
         )
         if not finished:
             raise MatchClosed("The tournament is no longer in progress.")
         self.tournament.completed_at = now
+        self.tournament.payouts_pending = payouts_pending
+        if payouts_pending:
+            tasks.tournament_payouts_chunk_run.delay_on_commit(self.tournament.pk)
         events.append(
             (
                 "tournament.completed",
@@ -566,54 +580,205 @@ class _Progress:
             match.loaded_reports = []
             self.settle(match)
 
-    def _tournament_finish(self) -> tuple[list[list[int]], dict[int, int]]:
-        """Placements from the final bracket, and the prizes paid for them."""
+    def _tournament_finish(self) -> tuple[list[list[int]], dict[int, int], int]:
+        """Placements from the final bracket, and the prizes decided for them: paid here if
+        there are at most ``PAYOUTS_INLINE_MAX``, else recorded for the payout chunks.
+        Returns the placements, the prizes, and how many of them are left to pay."""
         tournament = self.tournament
         stored = Match.objects.filter(tournament=tournament).exclude(pk__in=self.changed)
-        participants = list(
-            Participant.objects.filter(tournament=tournament, seed__isnull=False).prefetch_related(
-                _roster_prefetch()
-            )
-        )
+        participants = list(Participant.objects.filter(tournament=tournament, seed__isnull=False))
         placements = placements_for(
             tournament=tournament,
             matches=[*stored, *self.changed.values()],
             participants=participants,
         )
-        return placements, _prizes_pay(tournament, placements, participants)
+        prizes = _prizes_decide(tournament, placements)
+        if len(prizes) <= settings.PAYOUTS_INLINE_MAX:
+            _prizes_pay(tournament, prizes)
+            return placements, prizes, 0
+        # Decided now, once: the chunks pay exactly these amounts, whatever happens later.
+        PrizeAward.objects.bulk_create(
+            PrizeAward(participant_id=pk, tournament_id=tournament.pk, amount=amount)
+            for pk, amount in prizes.items()
+        )
+        return placements, prizes, len(prizes)
 
 
-def _prizes_pay(
-    tournament: Tournament, placements: list[list[int]], participants: list[Participant]
-) -> dict[int, int]:
-    """Pay the prize pool out of the escrow to the placed participants' rosters."""
-    locked_escrow = accounts_lock(ids=[tournament.escrow_id])
-    pool = locked_escrow[tournament.escrow_id].balance
+def _prizes_decide(tournament: Tournament, placements: list[list[int]]) -> dict[int, int]:
+    """Each placed participant's share of the whole escrow (none of it paid yet), by
+    participant id; only positive shares. Locks the escrow until the transaction ends."""
+    pool = accounts_lock(ids=[tournament.escrow_id])[tournament.escrow_id].balance
     if pool <= 0:
         return {}
-    shares = {
-        pk: amount
-        for pk, amount in prize_shares(
-            pool=pool, split=tournament.prize_split, placements=placements
-        ).items()
-        if amount > 0
-    }
-    by_pk = {p.pk: p for p in participants}
-    member_amounts: dict[int, dict[int, int]] = {}
-    for pk, amount in shares.items():
-        participant = by_pk[pk]
-        members = [m.user_id for m in participant.loaded_roster]
-        member_amounts[pk] = split_among_roster(
-            amount=amount, members=members, captain=participant.captain_id
+    return prize_shares(pool=pool, split=tournament.prize_split, placements=placements)
+
+
+def _prizes_pay(tournament: Tournament, prizes: dict[int, int]) -> None:
+    """Pay the (few) prizes out of the escrow to the placed participants' rosters, now."""
+    if not prizes:
+        return
+    rosters = _rosters_of(ParticipantMember.objects.filter(participant_id__in=list(prizes)))
+    locked = _prize_accounts_lock(tournament, rosters)
+    _prize_postings_record(tournament, prizes, rosters, locked)
+
+
+# --- Payouts in the background --------------------------------------------------------------
+
+
+def tournament_payouts_chunk(*, tournament_id: int, limit: int | None = None) -> int:
+    """Pay the next ``limit`` prizes of a completed tournament in one transaction (by
+    default as many participants as make ``PAYOUTS_CHUNK_LINES`` ledger lines: the roster
+    plus the escrow each), and enqueue the next chunk when it commits.
+
+    Returns how many participants were paid: 0 when none are left, or when a concurrent run
+    of the same chunk paid them first (that run then carries the chain on). Running a chunk
+    twice, or two at once, is safe, and happens (a redelivered message, the sweeper): the
+    awards are re-read under lock and only those still unpaid are paid, and the ledger
+    refuses a second prize posting for one participant whatever happens. A worker that dies
+    mid-chunk leaves nothing of it: the chunk is one transaction.
+    """
+    tournament = Tournament.objects.filter(
+        pk=tournament_id, status=Tournament.Status.COMPLETED, payouts_pending__gt=0
+    ).first()
+    if tournament is None:
+        return 0
+    limit = limit or max(1, settings.PAYOUTS_CHUNK_LINES // (tournament.team_size + 1))
+    ids = list(
+        PrizeAward.objects.filter(tournament_id=tournament.pk, paid=False)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not ids:
+        return 0
+    with transaction.atomic():
+        paid = _awards_pay(tournament=tournament, first=ids[0], last=ids[-1])
+        if not paid:
+            return 0
+        events_append(
+            tournament=tournament,
+            events=[
+                (
+                    "payouts.progress",
+                    {
+                        "tournament": TournamentSerializer(tournament).data,
+                        "paid": paid,
+                        "payouts_pending": tournament.payouts_pending,
+                    },
+                )
+            ],
         )
-    user_ids = {u for split in member_amounts.values() for u in split}
+        if tournament.payouts_pending > 0:
+            tasks.tournament_payouts_chunk_run.delay_on_commit(tournament.pk)
+    return len(paid)
+
+
+def tournament_payouts_resume(*, stalled_for_seconds: int) -> list[int]:
+    """Enqueue again the payouts of completed tournaments that stopped making progress.
+
+    A tournament is stalled when payouts are pending and its last event (the completion,
+    or the last chunk's ``payouts.progress``) is older than ``stalled_for_seconds``: its
+    chain of chunk tasks was lost (a crash between a commit and the publish of the next
+    chunk, a purged queue, a dead worker whose message the broker has not yet given back).
+    A chain that was only slow gets a duplicate, which is harmless (see
+    ``tournament_payouts_chunk``). Returns the ids of the tournaments enqueued again.
+    """
+    cutoff = timezone.now() - timedelta(seconds=stalled_for_seconds)
+    last_event_at = (
+        TournamentEvent.objects.filter(tournament=OuterRef("pk"))
+        .order_by("-version")
+        .values("created_at")[:1]
+    )
+    stalled = list(
+        Tournament.objects.filter(status=Tournament.Status.COMPLETED, payouts_pending__gt=0)
+        .annotate(progressed_at=Subquery(last_event_at))
+        .filter(Q(progressed_at__lt=cutoff) | Q(progressed_at__isnull=True))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for tournament_id in stalled:
+        logger.warning("payouts of tournament %s stalled: enqueued again", tournament_id)
+        tasks.tournament_payouts_chunk_run.delay_on_commit(tournament_id)
+    return stalled
+
+
+def _awards_pay(*, tournament: Tournament, first: int, last: int) -> list[int]:
+    """Pay the unpaid awards of the tournament from participant ``first`` to ``last``: the
+    ids paid, in order. A constant number of statements whatever their number: the rosters;
+    the wallets ensured and locked with the escrow (pk order); the awards re-read under
+    lock; the ledger (one ``UPDATE ... FROM (VALUES ...)`` of the balances, one insert of
+    postings, one of entries); the awards; the guarded tournament row and its counter.
+
+    The unpaid awards in that range are exactly the ones the caller read as the next chunk,
+    or fewer (no award is made after the completion and none becomes unpaid again), so
+    statements name the range, not a list of a thousand ids.
+    """
+    unpaid = PrizeAward.objects.filter(
+        tournament_id=tournament.pk, pk__gte=first, pk__lte=last, paid=False
+    )
+    rosters = _rosters_of(ParticipantMember.objects.filter(participant_id__in=unpaid.values("pk")))
+    locked = _prize_accounts_lock(tournament, rosters)
+    # Re-read under lock: a concurrent run of this chunk may have paid some already (it held
+    # the same account locks, the escrow's at least, so it has committed by now).
+    prizes = dict(unpaid.select_for_update().order_by("pk").values_list("pk", "amount"))
+    if not prizes:
+        return []
+    _prize_postings_record(tournament, prizes, rosters, locked)
+    unpaid.update(paid=True)  # every unpaid award in the range is locked by now
+    count = len(prizes)
+    if not tournament_row_update(
+        tournament,
+        events=1,
+        set_sql="payouts_pending = payouts_pending - %s",
+        set_params=[count],
+        where_sql="status = %s AND payouts_pending >= %s",
+        where_params=[Tournament.Status.COMPLETED, count],
+    ):
+        raise RuntimeError(f"tournament {tournament.pk} has fewer than {count} payouts pending")
+    # The row is ours until commit; tournament_row_update does not return this counter.
+    tournament.payouts_pending = Tournament.objects.values_list("payouts_pending", flat=True).get(
+        pk=tournament.pk
+    )
+    return list(prizes)
+
+
+def _rosters_of(members: QuerySet[ParticipantMember]) -> dict[int, tuple[int, list[int]]]:
+    """``{participant id: (captain's user id, roster user ids)}`` of the given members."""
+    rosters: dict[int, tuple[int, list[int]]] = {}
+    for participant_id, user_id, captain_id in members.order_by("pk").values_list(
+        "participant_id", "user_id", "participant__captain_id"
+    ):
+        rosters.setdefault(participant_id, (captain_id, []))[1].append(user_id)
+    return rosters
+
+
+def _prize_accounts_lock(
+    tournament: Tournament, rosters: dict[int, tuple[int, list[int]]]
+) -> dict[int, Account]:
+    """Give the roster members wallets if they have none, then lock them with the escrow."""
+    user_ids = {u for _, members in rosters.values() for u in members}
     wallets_ensure(user_ids=user_ids)
-    locked = accounts_lock(ids=[tournament.escrow_id], user_ids=user_ids)
+    return accounts_lock(ids=[tournament.escrow_id], user_ids=user_ids)
+
+
+def _prize_postings_record(
+    tournament: Tournament,
+    prizes: dict[int, int],
+    rosters: dict[int, tuple[int, list[int]]],
+    locked: dict[int, Account],
+) -> None:
+    """One prize posting per participant (reference ``participant:<id>``, unique in the
+    ledger: a participant is paid at most once), from the escrow to its roster's wallets."""
     wallet_of = {a.user_id: a.pk for a in locked.values() if a.user_id}
     drafts = []
-    for pk, split in member_amounts.items():
-        lines = {wallet_of[u]: amount for u, amount in split.items() if amount}
-        lines[tournament.escrow_id] = -shares[pk]
+    for pk, amount in prizes.items():
+        captain, members = rosters[pk]
+        # A captain may register a roster without themself: the remainder then goes to the
+        # first member, so that it still goes to a player and no cent is lost.
+        split = split_among_roster(
+            amount=amount, members=members, captain=captain if captain in members else members[0]
+        )
+        lines = {wallet_of[u]: share for u, share in split.items()}
+        lines[tournament.escrow_id] = -amount
         drafts.append(
             PostingDraft(
                 kind=Posting.Kind.PRIZE,
@@ -623,7 +788,6 @@ def _prizes_pay(
             )
         )
     postings_record(drafts=drafts, locked=locked)
-    return shares
 
 
 # --- Helpers --------------------------------------------------------------------------------

@@ -210,6 +210,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    "tournament-payouts-sweep": {
+        "task": "matches.tasks.tournament_payouts_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "tournament-events-prune": {
         "task": "tournaments.tasks.tournament_events_prune",
         "schedule": 24 * 3600.0,
@@ -221,6 +226,15 @@ CELERY_BEAT_SCHEDULE = {
 # a chunk that made no progress for REFUNDS_STALLED_AFTER seconds is enqueued again.
 REFUNDS_CHUNK_SIZE = int(os.environ.get("REFUNDS_CHUNK_SIZE", "1000"))
 REFUNDS_STALLED_AFTER = int(os.environ.get("REFUNDS_STALLED_AFTER", "120"))
+
+# Prizes of a tournament with at most PAYOUTS_INLINE_MAX placed participants are paid in the
+# transaction of the result that completes it; more are decided there and paid by a chain
+# of chunk tasks of about PAYOUTS_CHUNK_LINES ledger lines each (a team's roster plus the
+# escrow per participant); a chain without progress for PAYOUTS_STALLED_AFTER seconds is
+# enqueued again.
+PAYOUTS_INLINE_MAX = int(os.environ.get("PAYOUTS_INLINE_MAX", "8"))
+PAYOUTS_CHUNK_LINES = int(os.environ.get("PAYOUTS_CHUNK_LINES", "1000"))
+PAYOUTS_STALLED_AFTER = int(os.environ.get("PAYOUTS_STALLED_AFTER", "120"))
 
 # --- Auth and brute-force protection ----------------------------------------------------
 

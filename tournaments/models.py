@@ -80,6 +80,9 @@ class Tournament(models.Model):
     # the escrow account but leave this figure as the pool that was played for.
     prize_pool = models.BigIntegerField(default=0)
     refunds_pending = models.PositiveIntegerField(default=0)
+    # Placed participants whose prize is decided (matches.models.PrizeAward) and not yet
+    # paid; counts down as the payout chunks commit (matches.services).
+    payouts_pending = models.PositiveIntegerField(default=0)
     # Number of the tournament's last live event; bumped in the transaction of each change.
     version = models.BigIntegerField(default=0)
     escrow = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="tournament")
@@ -101,7 +104,13 @@ class Tournament(models.Model):
                 name="tournament_team_size_range",
             ),
         ]
-        indexes = [models.Index(fields=["status", "-id"], name="tournament_status_newest")]
+        indexes = [
+            models.Index(fields=["status", "-id"], name="tournament_status_newest"),
+            # The payouts sweep (every minute) looks only at tournaments still paying out.
+            models.Index(
+                fields=["id"], condition=Q(payouts_pending__gt=0), name="tournament_paying_out"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -54,8 +54,8 @@ class TournamentSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "game", "format", "team_size", "max_participants", "entry_fee",
             "prize_split", "swiss_rounds", "status", "organizer", "participant_count",
-            "prize_pool", "refunds_pending", "version", "created_at", "started_at",
-            "completed_at",
+            "prize_pool", "refunds_pending", "payouts_pending", "version", "created_at",
+            "started_at", "completed_at",
         ]  # fmt: skip
 
 
