@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from matches.models import Match, MatchReport
+from matches.models import Match, MatchReport, PrizeAward
 from wallets.admin import ReadOnlyAdmin
 
 
@@ -26,3 +26,13 @@ class MatchAdmin(ReadOnlyAdmin):
     list_select_related = ("tournament", "winner")
     raw_id_fields = ("tournament", "participant_a", "participant_b", "winner")
     inlines = [MatchReportInline]
+
+
+@admin.register(PrizeAward)
+class PrizeAwardAdmin(ReadOnlyAdmin):
+    """Prizes decided at completion and paid by the payout chunks (read-only, like the
+    ledger that records the payments)."""
+
+    list_display = ("participant", "tournament", "amount", "paid")
+    list_filter = ("paid",)
+    list_select_related = ("participant", "tournament")

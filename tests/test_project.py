@@ -156,6 +156,7 @@ def test_api_docs_page_works_offline(anon):
     [
         "tournaments/tournament", "tournaments/team", "tournaments/participant",
         "wallets/account", "wallets/posting", "wallets/entry", "matches/match",
+        "matches/prizeaward",
     ],
 )  # fmt: skip
 def test_admin_pages_render_for_staff(client, admin_user, page):

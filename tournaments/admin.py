@@ -55,6 +55,7 @@ class TournamentAdmin(admin.ModelAdmin):
         "participant_count",
         "prize_pool",
         "refunds_pending",
+        "payouts_pending",
         "organizer",
         "created_at",
     )
@@ -66,6 +67,7 @@ class TournamentAdmin(admin.ModelAdmin):
         "participant_count",
         "prize_pool",
         "refunds_pending",
+        "payouts_pending",
         "version",
         "escrow",
         "entry_fee",
