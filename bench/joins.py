@@ -8,9 +8,11 @@ the same number of joins from the same number of client threads:
 
 * **http** - ``POST /api/tournaments/{id}/join`` with ``{"team": id}`` and the captain's
   ``Authorization: Token``, served by ONE daphne process run production-like (``DEBUG=0``,
-  PostgreSQL, Redis). Each client thread keeps one keep-alive connection (stdlib
-  ``http.client``). Everything the app does per request is in the number: middleware,
-  token auth, reading the tournament and the team, the transaction, rendering.
+  PostgreSQL, Redis; tasks go to the broker, ``CELERY_TASK_ALWAYS_EAGER=0``, so a team
+  join enqueues its notification on Redis as in production; no worker runs them). Each
+  client thread keeps one keep-alive connection (stdlib ``http.client``). Everything the
+  app does per request is in the number: middleware, token auth, reading the tournament
+  and the team, the transaction, rendering, the after-commit publish and enqueue.
 * **raw** - the transaction alone, in SQL, with psycopg 3 (default settings), one
   connection per thread: lock the roster's wallets and the escrow ``FOR UPDATE`` in pk
   order, check funds, "is a member already registered", the guarded ``UPDATE`` of the
@@ -46,7 +48,8 @@ It drops and recreates the database ``atom_bench`` (``--database``), migrates it
 players, wallets, deposits, teams and tournaments through the app's own services (in a
 child process, with a fast password hasher: only the joins are timed), starts daphne on a
 free port (``--port``), runs the phases, stops daphne and drops the database (unless
-``--keep``). It uses Redis database 14 and touches nothing else.
+``--keep``). It uses Redis database 14 (flushed at the start and at the end: the queued
+notification tasks) and touches nothing else.
 
 Phase order: warm-up (http, then raw; not timed), then per scenario http, then raw, each
 after a CHECKPOINT so that neither pays for the other's dirty pages. Client threads run on
@@ -66,7 +69,6 @@ import math
 import os
 import platform
 import queue
-import socket
 import statistics
 import subprocess
 import sys
@@ -80,11 +82,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from common import (
+    PG_SERVER,
+    PROJECT_DIR,
+    RESULTS_DIR,
+    app_env,
+    daphne_start,
+    database_drop,
+    database_maintain,
+    database_recreate,
+    free_port,
+    manage,
+    process_cpu,
+    process_stop,
+    redis_flush,
+)
 from psycopg.types.json import Jsonb
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
 ENTRY_FEE = 100  # minor units, charged to every roster member
@@ -94,107 +108,6 @@ MAX_PARTICIPANTS = 1024  # the API's upper bound
 PASSWORD = "bench-Join-pass-4821"
 SCENARIOS = ("across", "one")
 PATHS = ("http", "raw")
-
-
-# --- Environment, database, app processes ----------------------------------------------------
-
-
-def app_env(database: str) -> dict[str, str]:
-    """The environment of every app process: production-like (DEBUG off)."""
-    env = dict(os.environ)
-    env.update(
-        DEBUG="0",
-        SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        DATABASE_URL=f"{PG_SERVER}/{database}",
-        REDIS_URL=REDIS_URL,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="0",
-        CELERY_TASK_ALWAYS_EAGER="1",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def database_recreate(database: str) -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{database}"')
-
-
-def database_drop(database: str) -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-
-
-def database_maintain(database: str, *, analyze: bool = False) -> None:
-    """CHECKPOINT before a timed phase (so it does not pay for the previous phase's dirty
-    pages); VACUUM ANALYZE once after the bulk setup (so plans do not change mid-run when
-    autovacuum first analyzes the freshly filled tables)."""
-    with psycopg.connect(f"{PG_SERVER}/{database}", autocommit=True) as conn:
-        if analyze:
-            conn.execute("VACUUM ANALYZE")
-        conn.execute("CHECKPOINT")
-
-
-def manage(env: dict[str, str], *arguments: str) -> None:
-    done = subprocess.run([sys.executable, "manage.py", *arguments], cwd=PROJECT_DIR, env=env)
-    if done.returncode:
-        # The benchmark runs the working tree: half-edited models or migrations stop it here.
-        raise SystemExit(f"manage.py {' '.join(arguments)} failed (exit {done.returncode})")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def daphne_start(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process, in daphne_stop
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "project.asgi:application",
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    process.log = log
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"daphne exited with {process.returncode}; see {log_path}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return process
-            conn.close()
-        except OSError:
-            pass
-        time.sleep(0.3)
-    daphne_stop(process)
-    raise SystemExit(f"daphne did not answer /healthz with 200 within 60 s; see {log_path}")
-
-
-def daphne_stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    process.log.close()
 
 
 # --- Setup, through the app's services (runs in a child process) ------------------------------
@@ -327,22 +240,13 @@ def cpu_snapshot(daphne_pid: int) -> dict[str, float]:
             jiffies = [int(x) for x in f.readline().split()[1:]]
         # user nice system idle iowait irq softirq steal (guest is inside user already)
         snapshot["machine"] = (sum(jiffies[:8]) - jiffies[3] - jiffies[4]) / tick
-        snapshot["daphne"] = _process_cpu(f"/proc/{daphne_pid}/stat", tick)[1]
+        snapshot["daphne"] = process_cpu(f"/proc/{daphne_pid}/stat", tick)[1]
         for path in Path("/proc").glob("[0-9]*/stat"):
             with contextlib.suppress(OSError, ValueError, IndexError):
-                name, seconds = _process_cpu(path, tick)
+                name, seconds = process_cpu(path, tick)
                 if name == "postgres":
                     snapshot[f"pg:{path.parent.name}"] = seconds
     return snapshot
-
-
-def _process_cpu(stat_path, tick: int) -> tuple[str, float]:
-    """(command name, utime + stime in seconds) from /proc/<pid>/stat."""
-    with open(stat_path) as f:
-        text = f.read()
-    name = text[text.index("(") + 1 : text.rindex(")")]
-    fields = text.rsplit(")", 1)[1].split()  # fields[0] is field 3 (state)
-    return name, (int(fields[11]) + int(fields[12])) / tick
 
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -689,6 +593,17 @@ def rows_written(database: str, tournaments: list[dict]) -> dict:
         }
 
 
+def tasks_queued(url: str) -> int:
+    """Messages waiting in Celery's default queue (a Redis list named "celery")."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return client.llen("celery")
+    finally:
+        client.close()
+
+
 def ledger_balanced(database: str) -> bool:
     """The ledger's invariant: all balances sum to zero, and each equals its entries."""
     with psycopg.connect(f"{PG_SERVER}/{database}") as conn:
@@ -765,7 +680,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    env = app_env(args.database)
+    env = app_env(args.database, redis_url=REDIS_URL)
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     port = args.port or free_port()
@@ -773,6 +688,7 @@ def main() -> None:
     try:
         print(f"database {args.database}: recreate and migrate")
         database_recreate(args.database)
+        redis_flush(REDIS_URL)
         manage(env, "migrate", "--noinput", "--verbosity", "0")
         plan = setup_plan(args)
         data = setup_run(env, plan)
@@ -822,6 +738,9 @@ def main() -> None:
         balanced = ledger_balanced(args.database)
         if not balanced:
             print("WARNING: the ledger does not balance")
+        # No worker runs: every team join's notification task is still on the broker.
+        queued = tasks_queued(REDIS_URL)
+        print(f"notification tasks on the broker: {queued}")
 
         out = RESULTS_DIR / f"joins-{stamp}.json"
         out.write_text(
@@ -835,7 +754,9 @@ def main() -> None:
                         "cpus": os.cpu_count(),
                         "python": platform.python_version(),
                         "psycopg": psycopg.__version__,
+                        "load_average": os.getloadavg(),
                     },
+                    "tasks_queued": queued,
                     "results": [r.as_dict() for r in results],
                     "ratio_http_over_raw": ratios,
                     "rows_written": checks,
@@ -848,7 +769,8 @@ def main() -> None:
         print(f"\nwritten {out.relative_to(PROJECT_DIR)}")
     finally:
         if daphne is not None:
-            daphne_stop(daphne)
+            process_stop(daphne)
+        redis_flush(REDIS_URL)
         if args.keep:
             print(f"kept database {args.database}")
         else:

@@ -48,7 +48,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import time
@@ -56,104 +55,44 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from common import (
+    PG_SERVER,
+    PROJECT_DIR,
+    RESULTS_DIR,
+    app_env,
+    database_drop,
+    database_maintain,
+    database_recreate,
+    manage,
+    process_group_cpu,
+    process_start,
+    process_stop,
+    redis_flush,
+)
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 ENTRY_FEE = 500
 DEPOSIT = 2_000
 
 
-# --- Environment, database, worker ------------------------------------------------------------
-
-
-def app_env(database: str, **extra: str) -> dict[str, str]:
-    """The environment of the app: production-like (DEBUG off), tasks on the broker."""
-    env = dict(os.environ)
-    env.update(
-        DEBUG="0",
-        SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        DATABASE_URL=f"{PG_SERVER}/{database}",
-        REDIS_URL=REDIS_URL,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="0",
-        CELERY_TASK_ALWAYS_EAGER="0",
-        PYTHONUNBUFFERED="1",
-        **extra,
-    )
-    return env
-
-
-def database_recreate(database: str) -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{database}"')
-
-
-def database_drop(database: str) -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-
-
-def database_maintain(database: str, *, analyze: bool = False) -> None:
-    with psycopg.connect(f"{PG_SERVER}/{database}", autocommit=True) as conn:
-        if analyze:
-            conn.execute("VACUUM ANALYZE")
-        conn.execute("CHECKPOINT")
+# --- The worker ---------------------------------------------------------------------------------
 
 
 def worker_start(env: dict[str, str], concurrency: int, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "ab")  # noqa: SIM115 - closed with the process, in worker_stop
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "project", "worker", "--loglevel=INFO",
-            f"--concurrency={concurrency}", "--without-gossip", "--without-mingle",
-            "--without-heartbeat", "--hostname=bench-refunds@%h",
-        ],
-        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    process.log = log
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the worker exited with {process.returncode}; see {log_path}")
-        if b" ready." in log_path.read_bytes():
-            return process
-        time.sleep(0.1)
-    worker_stop(process)
-    raise SystemExit(f"the worker was not ready within 60 s; see {log_path}")
-
-
-def worker_stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    process.log.close()
-
-
-def worker_cpu_seconds(process: subprocess.Popen) -> float | None:
-    """CPU seconds used by the worker's process group (the main process and its children)."""
-    try:
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == process.pid:  # the process group id
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / tick
-    except (OSError, ValueError, IndexError):
-        return None
+    command = [
+        sys.executable, "-m", "celery", "-A", "project", "worker", "--loglevel=INFO",
+        f"--concurrency={concurrency}", "--without-gossip", "--without-mingle",
+        "--without-heartbeat", "--hostname=bench-refunds@%h",
+    ]  # fmt: skip
+    return process_start(
+        command,
+        name="the worker",
+        env=env,
+        log_path=log_path,
+        ready=lambda: b" ready." in log_path.read_bytes(),
+        own_group=True,  # its pool children are stopped with it
+        poll=0.1,
+    )
 
 
 # --- Setup: participants in bulk ---------------------------------------------------------------
@@ -400,7 +339,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    env = app_env(args.database, REFUNDS_CHUNK_SIZE=str(args.chunk_size))
+    env = app_env(args.database, redis_url=REDIS_URL, REFUNDS_CHUNK_SIZE=str(args.chunk_size))
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_path = RESULTS_DIR / f"refunds-worker-{stamp}.log"
@@ -408,12 +347,7 @@ def main() -> None:
     try:
         print(f"database {args.database}: recreate and migrate")
         database_recreate(args.database)
-        done = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
-            cwd=PROJECT_DIR, env=env,
-        )  # fmt: skip
-        if done.returncode:
-            raise SystemExit("migrate failed")
+        manage(env, "migrate", "--noinput", "--verbosity", "0")
 
         # This process uses the app too (the cancel service), with the same settings.
         os.environ.update(env)
@@ -422,14 +356,13 @@ def main() -> None:
         import django
 
         django.setup()
-        import redis
         from django.test.utils import override_settings
 
         from tournaments.services import tournament_create
         from users.services import user_register
         from wallets.services import external_account
 
-        redis.Redis.from_url(REDIS_URL).flushdb()
+        redis_flush(REDIS_URL)
         with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
             organizer, _ = user_register(username="bench-organizer", password="bench-Refund-42")
         external_account()
@@ -468,20 +401,20 @@ def main() -> None:
         for (path, count, chunk), tournament in zip(runs, tournaments, strict=True):
             if path != "raw" and chunk != current_chunk:
                 if worker is not None:
-                    worker_stop(worker)
+                    process_stop(worker)
                 worker_env = dict(env, REFUNDS_CHUNK_SIZE=str(chunk))
                 worker = worker_start(worker_env, args.concurrency, log_path)
                 current_chunk = chunk
             database_maintain(args.database)
             print(f"{path}: refund {count} participants", end="", flush=True)
-            cpu_before = worker_cpu_seconds(worker) if path != "raw" else None
+            cpu_before = process_group_cpu(worker.pid) if path != "raw" else None
             if path == "raw":
                 seconds = raw_refund(args.database, tournament, count)
             else:
                 seconds = celery_refund(
                     args.database, tournament, organizer, timeout=max(120, count / 5)
                 )
-            cpu_after = worker_cpu_seconds(worker) if path != "raw" else None
+            cpu_after = process_group_cpu(worker.pid) if path != "raw" else None
             check = refund_check(args.database, tournament, count)
             print(f"  {seconds:.2f} s{'' if check['ok'] else '  WRONG: ' + json.dumps(check)}")
             results.append(
@@ -549,7 +482,7 @@ def main() -> None:
         print(f"\nwritten {out.relative_to(PROJECT_DIR)}")
     finally:
         if worker is not None:
-            worker_stop(worker)
+            process_stop(worker)
         from django.db import connections
 
         connections.close_all()

@@ -1,9 +1,11 @@
 import os
 
-from django.core.asgi import get_asgi_application
+from project.handlers import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-# Django must be set up before the consumers (and their models) are imported.
+# Django must be set up before the consumers (and their models) are imported. HTTP goes
+# through Django's ASGI handler with its middleware chain run in one thread per request
+# (project/handlers.py).
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

@@ -10,10 +10,11 @@ pytestmark = pytest.mark.django_db
 
 FEE = 50
 
-# tournament, team, its members, lock wallets and escrow, "anyone registered?", guarded
-# capacity UPDATE, participant, roster, balances, posting, entries, event; plus the
-# savepoint pair of the atomic block (nested in the test's transaction).
-JOIN_QUERIES = 14
+# tournament, the team's memberships with their team and users (one query), lock wallets
+# and escrow, "anyone registered?", guarded capacity UPDATE, participant and roster (one
+# statement), balances, posting, entries, event; plus the savepoint pair of the atomic
+# block (nested in the test's transaction).
+JOIN_QUERIES = 12
 # The token lookup, and the idempotency record: insert, lock, store the answer, with the
 # savepoints of its two atomic blocks.
 HTTP_OVERHEAD = 8
@@ -78,3 +79,24 @@ def test_roster_one_unit_short_changes_nothing(make_user):
     assert not Participant.objects.filter(tournament=tournament).exists()
     tournament.refresh_from_db()
     assert (tournament.participant_count, tournament.prize_pool, tournament.version) == (0, 0, 0)
+
+
+def test_the_participant_and_roster_written_in_one_statement_are_what_the_orm_reads(make_user):
+    tournament, team, captain = team_tournament(make_user, 3)
+
+    participant = tournament_join(tournament_id=tournament.pk, user=captain, team_id=team.pk)
+
+    stored = Participant.objects.get(pk=participant.pk)
+    assert (stored.tournament_id, stored.team_id, stored.captain_id, stored.name) == (
+        tournament.pk, team.pk, captain.pk, team.name,
+    )  # fmt: skip
+    assert (stored.status, stored.seed) == (Participant.Status.REGISTERED, None)
+    assert stored.created_at == participant.created_at
+    roster = {m.pk: (m.participant_id, m.tournament_id, m.user_id, m.active)
+              for m in stored.roster.all()}  # fmt: skip
+    assert roster == {
+        m.pk: (participant.pk, tournament.pk, m.user.pk, True) for m in participant.loaded_roster
+    }
+    assert [m.user_id for m in participant.loaded_roster] == list(
+        TeamMember.objects.filter(team=team).order_by("pk").values_list("user_id", flat=True)
+    )

@@ -23,6 +23,7 @@ from tournaments.serializers import (
     TournamentEventSerializer,
     TournamentJoinSerializer,
     TournamentSerializer,
+    participant_data,
 )
 
 SINCE_PATTERN = re.compile(r"[0-9]{1,18}")
@@ -98,7 +99,7 @@ class TournamentJoinView(APIView):
                 team_id=data.get("team"),
                 member_ids=data.get("members"),
             )
-            return status.HTTP_201_CREATED, ParticipantSerializer(participant).data
+            return status.HTTP_201_CREATED, participant_data(participant)
 
         return run_idempotent(request, join)
 

@@ -1,0 +1,214 @@
+"""Helpers every benchmark shares: the app's environment, the benchmark database, the app's
+processes (started, waited for, stopped), Redis, CPU accounting from /proc.
+
+Benchmarks import this module as ``common`` (they run as ``python bench/<name>.py``, so
+``bench/`` is on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+
+
+# --- Environment ------------------------------------------------------------------------------
+
+
+def app_env(database: str, *, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of every app process: production-like (DEBUG off), tasks enqueued on
+    the broker (Redis at ``redis_url``) as in production, not run in the request. ``extra``
+    adds or overrides variables."""
+    env = dict(os.environ)
+    env.update(
+        DEBUG="0",
+        SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        DATABASE_URL=f"{PG_SERVER}/{database}",
+        REDIS_URL=redis_url,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="0",
+        CELERY_TASK_ALWAYS_EAGER="0",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def redis_flush(url: str) -> None:
+    """Empty the benchmark's own Redis database (queued tasks, channel-layer groups)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+# --- Database ---------------------------------------------------------------------------------
+
+
+def database_recreate(database: str) -> None:
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def database_drop(database: str) -> None:
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def database_maintain(database: str, *, analyze: bool = False) -> None:
+    """CHECKPOINT before a timed phase (so it does not pay for the previous phase's dirty
+    pages); VACUUM ANALYZE once after the bulk setup (so plans do not change mid-run when
+    autovacuum first analyzes the freshly filled tables)."""
+    with psycopg.connect(f"{PG_SERVER}/{database}", autocommit=True) as conn:
+        if analyze:
+            conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
+def manage(env: dict[str, str], *arguments: str) -> None:
+    done = subprocess.run([sys.executable, "manage.py", *arguments], cwd=PROJECT_DIR, env=env)
+    if done.returncode:
+        # The benchmark runs the working tree: half-edited models or migrations stop it here.
+        raise SystemExit(f"manage.py {' '.join(arguments)} failed (exit {done.returncode})")
+
+
+# --- Processes --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def healthz_ok(port: int) -> bool:
+    """True once the server on ``port`` answers ``GET /healthz`` with 200."""
+    with contextlib.suppress(OSError, http.client.HTTPException):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
+    return False
+
+
+def process_start(
+    command: list[str],
+    *,
+    name: str,
+    env: dict[str, str],
+    log_path: Path,
+    ready: Callable[[], bool],
+    cwd: Path = PROJECT_DIR,
+    own_group: bool = False,
+    timeout: float = 60,
+    poll: float = 0.3,
+) -> subprocess.Popen:
+    """Start ``command`` with its output appended to ``log_path`` and wait until ``ready()``.
+
+    ``own_group``: the process leads a new process group, and ``process_stop`` signals the
+    whole group (a Celery worker and its pool children).
+    """
+    log = open(log_path, "ab")  # noqa: SIM115 - closed with the process, in process_stop
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=own_group,
+    )
+    process.log = log
+    process.own_group = own_group
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            process.log.close()
+            raise SystemExit(f"{name} exited with {process.returncode}; see {log_path}")
+        if ready():
+            return process
+        time.sleep(poll)
+    process_stop(process)
+    raise SystemExit(f"{name} was not ready within {timeout:.0f} s; see {log_path}")
+
+
+def process_stop(process: subprocess.Popen, *, timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; closes the process's log."""
+
+    def send(sig: int) -> None:
+        if process.own_group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+
+    if process.poll() is None:
+        send(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            send(signal.SIGKILL)
+            process.wait()
+    process.log.close()
+
+
+def daphne_start(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
+    """One daphne process serving the project on 127.0.0.1:``port``, once /healthz is 200."""
+    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+    return process_start(
+        [*command, "project.asgi:application"],
+        name="daphne",
+        env=env,
+        log_path=log_path,
+        ready=lambda: healthz_ok(port),
+    )
+
+
+# --- CPU accounting (Linux /proc) ---------------------------------------------------------------
+
+
+def process_cpu(stat_path, tick: int) -> tuple[str, float]:
+    """(command name, utime + stime in seconds) from /proc/<pid>/stat."""
+    with open(stat_path) as f:
+        text = f.read()
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text.rsplit(")", 1)[1].split()  # fields[0] is field 3 (state)
+    return name, (int(fields[11]) + int(fields[12])) / tick
+
+
+def process_group_cpu(pgid: int) -> float | None:
+    """CPU seconds used by every live process of the process group ``pgid``."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:  # the process group id
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
+    except (OSError, ValueError, IndexError):
+        return None
