@@ -10,7 +10,6 @@ through Redis, or through the log when the server was down).
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,6 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -28,6 +26,7 @@ from rest_framework.authtoken.models import Token
 
 from matches.models import Match
 from matches.services import match_report, match_reset, tournament_start
+from tests.processes import database_url_of_the_tests, free_port
 from tournaments.models import Participant, Tournament
 from tournaments.services import tournament_create, tournament_join
 
@@ -42,12 +41,6 @@ TIMEOUT_MS = 10_000
 # Long enough for the page's backoff to reach a restarted server (attempts at about
 # 0.5, 1, 2 and 4 s after the drop).
 RECONNECT_TIMEOUT_MS = 20_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Server:
@@ -103,21 +96,12 @@ class Server:
             return error.code, json.loads(error.read())
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"])
-    at = f"{credentials}@" if credentials else ""
-    return f"postgres://{at}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture(scope="module")
 def server(django_db_setup, django_db_blocker, tmp_path_factory):
     # With DEBUG off the page's assets are served from STATIC_ROOT (WhiteNoise).
     with django_db_blocker.unblock():
         call_command("collectstatic", interactive=False, verbosity=0)
-    env = os.environ | {"DATABASE_URL": _test_database_url(), "DATABASE_POOL_MAX_SIZE": "0"}
+    env = os.environ | {"DATABASE_URL": database_url_of_the_tests(), "DATABASE_POOL_MAX_SIZE": "0"}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for this process only (see browser)
     live = Server(port=free_port(), env=env, log=tmp_path_factory.mktemp("daphne") / "log")
     live.start()

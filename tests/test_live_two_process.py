@@ -10,7 +10,6 @@ import contextlib
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,22 +17,16 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 
 from matches.models import Match
 from matches.services import tournament_start
+from tests.processes import database_url_of_the_tests, free_port
 from tournaments.services import tournament_create, tournament_join
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TIMEOUT = 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_call(port: int, method: str, path: str, *, token: str | None = None, body=None):
@@ -51,15 +44,11 @@ def http_call(port: int, method: str, path: str, *, token: str | None = None, bo
 @pytest.fixture
 def servers(transactional_db):
     """Two daphne processes on the test database and the tests' Redis database."""
-    database = connection.settings_dict
     env = dict(
         os.environ,
         DEBUG="0",
         SECRET_KEY=settings.SECRET_KEY,
-        DATABASE_URL=(
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
+        DATABASE_URL=database_url_of_the_tests(),
         REDIS_URL=settings.REDIS_URL,
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="0",

@@ -14,7 +14,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -23,6 +22,7 @@ from django.conf import settings
 from django.db import connection
 
 from project.celery import app as celery_app
+from tests.processes import database_url_of_the_tests
 from tests.test_refunds import assert_refunded_exactly_once, big_cup, events_of
 from tournaments import tasks
 from tournaments.models import Participant, Tournament
@@ -35,15 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # any task of these tests.
 VISIBILITY_TIMEOUT = 3
 BROKER_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
-
-
-def test_database_url() -> str:
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "postgres") + (f":{quote(s['PASSWORD'])}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-test_database_url.__test__ = False  # a helper, not a test
 
 
 @pytest.fixture
@@ -71,7 +62,7 @@ def start_worker(tmp_path):
             cwd=ROOT,
             env={
                 **os.environ,
-                "DATABASE_URL": test_database_url(),
+                "DATABASE_URL": database_url_of_the_tests(),
                 "CELERY_TASK_ALWAYS_EAGER": "0",
                 "CELERY_BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
                 "DATABASE_POOL_MAX_SIZE": "0",
@@ -143,7 +134,7 @@ def test_worker_killed_mid_chunk_then_a_new_worker_refunds_everyone_exactly_once
     )[1000:]
     # Hold one participant of the second chunk: that chunk's transaction stops there, half
     # done (its accounts locked, nothing committed), until the worker is killed.
-    blocker = psycopg.connect(test_database_url())
+    blocker = psycopg.connect(database_url_of_the_tests())
     blocker.execute(
         "SELECT id FROM tournaments_participant WHERE id = %s FOR UPDATE", [second_chunk[500]]
     )
