@@ -5,7 +5,7 @@ What is measured
 ----------------
 * **app** - the project under daphne or uvicorn (one process, ``DEBUG=0``, PostgreSQL,
   Redis): N WebSockets on ``/ws/tournaments/{id}/?since=V`` (resuming at the current
-  version, so no snapshot), while a driver thread posts first reports
+  version, so no snapshot), while the driver posts first reports
   (``POST /api/matches/{id}/report``, each one ``match.updated`` event) at R per second.
   Every event goes the production way: commit, ``on_commit`` publish to the Redis channel
   layer, the process's hub, every socket's outbox.
@@ -15,13 +15,22 @@ What is measured
 * **websockets** - a bare ``websockets`` server broadcasting the same way
   (``websockets.broadcast``), once per run.
 
-Latency is from the moment the driver *sends* the request that makes the event (so for
-the app it includes the request's own work before the commit: an upper bound on
-commit-to-receipt) to each spectator's receipt, on one machine-wide monotonic clock.
-Deliveries/s is the frames received by all spectators divided by the time from the first
-trigger to the last receipt of the phase. The server's resident memory is sampled after
-the sockets connect and after each phase; ``--soak SECONDS`` adds a long app phase at 5
-events/s for the memory-growth check.
+The driver is open-loop: the i-th trigger of a phase starts at start + i/R on one of
+``TRIGGER_THREADS`` keep-alive connections, whatever became of the earlier ones, so a
+server that falls behind shows it as latency (a closed loop would slow the driver down
+and hide it); ``trigger_lag_ms`` says how late the latest trigger started. Before the
+timed phases, ``--warmup`` untimed events (default 3) go through the fresh process. After
+a phase the driver waits until every expected frame has arrived (at least 3 s, at most
+30 s), so late frames count as late, not as lost; ``versions_short`` lists the versions
+some spectator did not get.
+
+App latency runs from the event row's ``created_at`` (taken in the committing
+transaction) to each receipt; raw, from the trigger; all on one machine-wide monotonic
+clock. Deliveries/s is the frames received by all spectators divided by the time from the
+first trigger to the last receipt of the phase. The server's resident memory is sampled
+after the warm-up and after each phase; ``--soak SECONDS`` adds a long app phase at 5
+events/s for the memory-growth check. ``--py-spy PATH`` records each app phase with
+py-spy (``--format raw``, beside the results).
 
 The spectators are one Node process (``bench/fanout_client.mjs``, the ``ws`` package,
 ``npm ci`` in ``bench/``): it reads each frame's version without parsing the JSON, and
@@ -32,12 +41,14 @@ How to run (PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres, Redi
 127.0.0.1:6379; ``.venv/bin/pip install -e ".[bench]"`` and ``npm ci --prefix bench``)::
 
     .venv/bin/python bench/fanout.py                     # 1,000 spectators, 1/5/20 ev/s
-    .venv/bin/python bench/fanout.py --seconds 20 --soak 300 --servers daphne
+    .venv/bin/python bench/fanout.py --servers daphne --rates 5 --soak 300 --no-websockets
+    LIVE_DIRECT_WRITES=0 .venv/bin/python bench/fanout.py --servers daphne --kinds app
 
 It drops and recreates the database ``atom_bench_fanout`` (``--database``), sets up a
-64-player round robin (2,016 ready matches) through the app's services, uses Redis
-database 13, writes ``bench/results/fanout-<timestamp>.json`` and drops the database at
-the end (unless ``--keep``). Nothing is asserted: this is a hand-run tool.
+64-player round robin (2,016 ready matches) through the app's services, uses (and
+flushes) Redis database 12, its own, writes ``bench/results/fanout-<timestamp>.json`` and
+drops the database at the end (unless ``--keep``). Nothing is asserted: this is a
+hand-run tool.
 """
 
 from __future__ import annotations
@@ -48,11 +59,14 @@ import http.client
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,19 +75,85 @@ PROJECT_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 sys.path.insert(0, str(BENCH_DIR))
 
-from joins import (  # noqa: E402 - the house helpers: database, processes, CPU
-    _process_cpu,
-    app_env,
-    database_drop,
-    database_recreate,
-    free_port,
-    manage,
-)
-
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = "redis://127.0.0.1:6379/12"  # its own: refunds.py flushes 13, joins.py uses 14
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PLAYERS = 64  # a round robin of 64: 2,016 matches, all ready at the start
 PASSWORD = "bench-Fanout-pass-4821"
-DRAIN_SECONDS = 3.0
+DRAIN_SECONDS = 3.0  # after a phase's last trigger, at least
+DRAIN_LIMIT = 30.0  # and at most, waiting for every expected frame
+WARMUP_EVENTS = 3  # untimed events after the sockets connect (first request, first publish)
+
+
+# --- Environment, database, processes --------------------------------------------------------
+# (Kept here rather than shared with joins.py, so that the two tools can change apart.)
+
+
+def app_env(database: str) -> dict[str, str]:
+    """The environment of the app's processes: production-like (DEBUG off)."""
+    return dict(
+        os.environ,
+        DEBUG="0",
+        SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        DATABASE_URL=f"{PG_SERVER}/{database}",
+        REDIS_URL=REDIS_URL,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="0",
+        CELERY_TASK_ALWAYS_EAGER="1",
+        PYTHONUNBUFFERED="1",
+    )
+
+
+def _admin(database: str, statements: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement.format(database=database))
+
+
+def database_recreate(database: str) -> None:
+    _admin(
+        database,
+        ['DROP DATABASE IF EXISTS "{database}" WITH (FORCE)', 'CREATE DATABASE "{database}"'],
+    )
+
+
+def database_drop(database: str) -> None:
+    _admin(database, ['DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'])
+
+
+def redis_flush(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def manage(env: dict[str, str], *arguments: str) -> None:
+    done = subprocess.run([sys.executable, "manage.py", *arguments], cwd=PROJECT_DIR, env=env)
+    if done.returncode:
+        raise SystemExit(f"manage.py {' '.join(arguments)} failed (exit {done.returncode})")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _rss_sample(pid: int, series: list, done: threading.Event) -> None:
+    while not done.wait(10):
+        series.append(round(rss_mib(pid), 1))
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # fields[0] is field 3 (state)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- Setup (child process, the app's own services) ---------------------------------------------
@@ -216,10 +296,6 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def cpu_seconds(pid: int) -> float:
-    return _process_cpu(f"/proc/{pid}/stat", os.sysconf("SC_CLK_TCK"))[1]
-
-
 class Spectators:
     def __init__(self, url: str, count: int, origin: str, out: Path):
         self.out = out
@@ -234,6 +310,22 @@ class Spectators:
             raise SystemExit(f"spectator client failed: {line}")
         self.open = int(line[1])
 
+    def count(self) -> int:
+        """Event frames received so far, by all spectators."""
+        self.process.stdin.write("count\n")
+        self.process.stdin.flush()
+        return int(self.process.stdout.readline().split()[1])
+
+    def wait_for(self, frames: int, *, at_least: float, at_most: float) -> None:
+        """Sleep ``at_least`` seconds, then until ``frames`` have arrived or ``at_most``."""
+        start = time.monotonic()
+        time.sleep(at_least)
+        while (got := self.count()) < frames:
+            if time.monotonic() - start > at_most:
+                print(f"  waited {at_most:g} s: {got} of {frames} frames", flush=True)
+                return
+            time.sleep(0.2)
+
     def stop(self) -> dict:
         self.process.stdin.write("stop\n")
         self.process.stdin.flush()
@@ -247,56 +339,101 @@ class Spectators:
 # --- Triggers ------------------------------------------------------------------------------
 
 
-class Reporter:
-    """First reports through the REST API, one keep-alive connection: each is one event."""
+class _Trigger:
+    """One keep-alive connection per driver thread (``run_rate`` fires from a pool)."""
+
+    keep_alive = True
+
+    def __init__(self, port: int):
+        self.port, self.failures = port, 0
+        self.local = threading.local()
+        self.lock = threading.Lock()
+
+    def request(self, method: str, path: str, body=None, headers=None) -> int:
+        conn = getattr(self.local, "conn", None)
+        if conn is None or not self.keep_alive:
+            conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body, headers or {})
+            response = conn.getresponse()
+        except (ConnectionError, http.client.RemoteDisconnected):
+            # The server closed the idle keep-alive connection (uvicorn: after 5 s); a
+            # request that was never read is safe to send again.
+            conn.close()
+            conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            conn.request(method, path, body, headers or {})
+            response = conn.getresponse()
+        response.read()
+        return response.status
+
+    def failed(self) -> None:
+        with self.lock:
+            self.failures += 1
+
+
+class Reporter(_Trigger):
+    """First reports through the REST API: each is one event."""
 
     def __init__(self, port: int, reports: list):
-        self.port, self.reports = port, reports
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.failures = 0
+        super().__init__(port)
+        self.reports = reports
 
-    def trigger(self, version: int) -> None:
-        match_id, winner, token = self.reports.pop(0)
-        self.conn.request(
+    def job(self, version: int):
+        return self.reports.pop(0)  # on the scheduling thread: each report once
+
+    def trigger(self, version: int, job) -> None:
+        match_id, winner, token = job
+        status = self.request(
             "POST",
             f"/api/matches/{match_id}/report",
-            body=json.dumps({"winner": winner}),
-            headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+            json.dumps({"winner": winner}),
+            {"Authorization": f"Token {token}", "Content-Type": "application/json"},
         )
-        response = self.conn.getresponse()
-        response.read()
-        if response.status != 200:
-            self.failures += 1
+        if status != 200:
+            self.failed()
 
 
-class Broadcaster:
+class Broadcaster(_Trigger):
     def __init__(self, port: int, keep_alive: bool):
-        self.port, self.keep_alive, self.failures = port, keep_alive, 0
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        super().__init__(port)
+        self.keep_alive = keep_alive  # the bare websockets server answers, then closes
 
-    def trigger(self, version: int) -> None:
-        if not self.keep_alive:  # the bare websockets server answers, then closes
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        self.conn.request("GET", f"/broadcast?v={version}")
-        response = self.conn.getresponse()
-        response.read()
-        if response.status != 204:
-            self.failures += 1
+    def job(self, version: int):
+        return None
+
+    def trigger(self, version: int, job) -> None:
+        if self.request("GET", f"/broadcast?v={version}") != 204:
+            self.failed()
 
 
-def run_rate(trigger, first_version: int, rate: float, seconds: float) -> dict[int, int]:
-    """Open-loop: the i-th trigger is due at start + i / rate. Returns version -> sent ns."""
+TRIGGER_THREADS = 8
+
+
+def run_rate(trigger, first_version: int, rate: float, seconds: float) -> tuple[dict, float]:
+    """Open-loop: the i-th trigger is due at start + i / rate, whatever the answers to the
+    earlier ones (a pool of connections, so a slow answer does not delay the next event and
+    hide the queueing it causes). Returns (version -> sent ns, the latest start in ms after
+    its due time). The app numbers its events at commit, so with concurrent requests the
+    i-th trigger's version is only nearly ``first_version + i``: latencies are taken from
+    the commit times, per version, not from these."""
     sent = {}
     count = max(1, round(rate * seconds))
-    start = time.monotonic()
-    for i in range(count):
-        delay = start + i / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        version = first_version + i
-        sent[version] = time.monotonic_ns()
-        trigger(version)
-    return sent
+    lag = 0.0
+    with ThreadPoolExecutor(TRIGGER_THREADS, thread_name_prefix="trigger") as pool:
+        futures = []
+        start = time.monotonic()
+        for i in range(count):
+            due = start + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            lag = max(lag, time.monotonic() - due)
+            version = first_version + i
+            sent[version] = time.monotonic_ns()
+            futures.append(pool.submit(trigger.trigger, version, trigger.job(version)))
+        for future in futures:
+            future.result()
+    return sent, round(lag * 1000, 1)
 
 
 def commit_times(database: str, tournament: int, versions: list[int]) -> dict[int, int]:
@@ -327,6 +464,7 @@ def phase_stats(name, rate, sent, client, spectators, cpu, rss, committed=None) 
             last = max(last, arrival)
             received += 1
     expected = len(sent) * spectators
+    short = [v for v in sent if len(client["arrivals"].get(str(v), [])) < spectators]
     span = (last - min(sent.values())) / 1e9 if received else 0
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
     return {
@@ -345,7 +483,18 @@ def phase_stats(name, rate, sent, client, spectators, cpu, rss, committed=None) 
         else 0,
         "cpu_s": cpu,
         "rss_mib": rss,
+        "versions_short": _ranges(short),  # versions some spectator did not get
     }
+
+
+def _ranges(versions: list[int]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for v in sorted(versions):
+        if out and out[-1][1] == v - 1:
+            out[-1][1] = v
+        else:
+            out.append([v, v])
+    return out
 
 
 def run_target(name, kind, server, port, env, args, setup, log, clients_cpu) -> list[dict]:
@@ -364,24 +513,66 @@ def run_target(name, kind, server, port, env, args, setup, log, clients_cpu) -> 
         spectators = Spectators(
             f"ws://127.0.0.1:{port}{path}", args.spectators, f"http://127.0.0.1:{port}", out
         )
-        time.sleep(1)
+        # Untimed warm-up: the first request and publish through a fresh process pay for
+        # lazy imports, connections and caches; a timed phase should not.
+        for _ in range(args.warmup):
+            version += 1
+            trigger.trigger(version, trigger.job(version))
+            time.sleep(0.3)
+        received = args.warmup * spectators.open
+        spectators.wait_for(received, at_least=1, at_most=DRAIN_LIMIT)
         rss_start = rss_mib(process.pid)
         phases = [(rate, args.seconds) for rate in args.rates]
         if args.soak and kind == "app":
             phases.append((5.0, args.soak))
         sent_by_phase = []
-        for rate, seconds in phases:
+        for number, (rate, seconds) in enumerate(phases):
+            profiler = None
+            if args.py_spy and kind == "app":
+                profile = log.with_name(
+                    f"{log.stem}-{name.replace('/', '-')}-{number}-{rate:g}.txt"
+                )
+                profiler = subprocess.Popen(
+                    [
+                        args.py_spy,
+                        "record",
+                        "--pid",
+                        str(process.pid),
+                        "--format",
+                        "raw",
+                        "--rate",
+                        "200",
+                        "--nonblocking",
+                        "--output",
+                        str(profile),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                time.sleep(1)
             cpu = (cpu_seconds(process.pid), cpu_seconds(spectators.process.pid))
-            sent = run_rate(trigger.trigger, version + 1, rate, seconds)
+            series, sampling = [], threading.Event()  # RSS every 10 s (the soak's trend)
+            sampler = threading.Thread(
+                target=_rss_sample, args=(process.pid, series, sampling), daemon=True
+            )
+            sampler.start()
+            sent, lag = run_rate(trigger, version + 1, rate, seconds)
             version += len(sent)
-            time.sleep(DRAIN_SECONDS)
+            received += len(sent) * spectators.open
+            spectators.wait_for(received, at_least=DRAIN_SECONDS, at_most=DRAIN_LIMIT)
             cpu_used = {
                 "server": round(cpu_seconds(process.pid) - cpu[0], 2),
                 "client": round(cpu_seconds(spectators.process.pid) - cpu[1], 2),
             }
-            sent_by_phase.append((rate, sent, cpu_used, round(rss_mib(process.pid), 1)))
+            if profiler is not None:
+                profiler.send_signal(2)  # SIGINT: py-spy writes its output and exits
+                profiler.wait(timeout=30)
+            sampling.set()
+            sampler.join()
+            rss = {"after": round(rss_mib(process.pid), 1), "every_10_s": series}
+            sent_by_phase.append((rate, sent, cpu_used, rss, lag))
         client = spectators.stop()
-        for rate, sent, cpu_used, rss in sent_by_phase:
+        for rate, sent, cpu_used, rss, lag in sent_by_phase:
             committed = (
                 commit_times(args.database, setup["tournament"], list(sent))
                 if kind == "app"
@@ -394,13 +585,14 @@ def run_target(name, kind, server, port, env, args, setup, log, clients_cpu) -> 
                 client,
                 spectators.open,
                 cpu_used,
-                {"start": round(rss_start, 1), "after": rss},
+                {"start": round(rss_start, 1), **rss},
                 committed,
             )
             stats.update(
                 opened=spectators.open,
                 closes=client["closes"],
                 trigger_failures=trigger.failures,
+                trigger_lag_ms=lag,
                 seconds=len(sent) / rate,
             )
             results.append(stats)
@@ -408,7 +600,8 @@ def run_target(name, kind, server, port, env, args, setup, log, clients_cpu) -> 
                 f"  {name:<18} {rate:>5g}/s  p50 {stats['p50_ms']:>8.1f} ms  p99 "
                 f"{stats['p99_ms']:>8.1f} ms  {stats['deliveries_per_s']:>9.1f} deliveries/s  "
                 f"{stats['received']}/{stats['expected']}  cpu server {cpu_used['server']} s "
-                f"client {cpu_used['client']} s  rss {rss} MiB"
+                f"client {cpu_used['client']} s  rss {rss_start:.1f}->{rss['after']} MiB"
+                + (f"  short {stats['versions_short']}" if stats["versions_short"] else "")
             )
     finally:
         server_stop(process)
@@ -422,12 +615,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=15, help="per rate (default 15)")
     parser.add_argument("--soak", type=float, default=0, help="extra app phase at 5/s, seconds")
     parser.add_argument("--servers", default="daphne,uvicorn")
+    parser.add_argument("--kinds", default="app,raw", help="app and/or raw, comma-separated")
     parser.add_argument("--no-websockets", action="store_true", help="skip the bare server")
+    parser.add_argument("--warmup", type=int, default=WARMUP_EVENTS, help="untimed events first")
+    parser.add_argument("--py-spy", help="path of a py-spy binary: profile each app phase")
     parser.add_argument("--database", default="atom_bench_fanout", help="dropped and recreated!")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",")]
     args.servers = args.servers.split(",")
+    args.kinds = args.kinds.split(",")
     return args
 
 
@@ -440,16 +637,17 @@ def main() -> None:
     try:
         print(f"database {args.database}: recreate, migrate, set up {PLAYERS} players")
         database_recreate(args.database)
+        redis_flush(REDIS_URL)  # groups and channels left by earlier runs
         manage(env, "migrate", "--noinput", "--verbosity", "0")
         setup = setup_run(env)
-        needed = sum(args.rates) * args.seconds * len(args.servers) + 5 * args.soak
+        needed = (sum(args.rates) * args.seconds + args.warmup) * len(args.servers) + 5 * args.soak
         if needed > len(setup["reports"]):
             raise SystemExit(f"{needed:g} reports needed, {len(setup['reports'])} matches")
         raw_env = dict(env, BENCH_FRAME_BYTES=str(setup["frame_bytes"]))
         print(f"{args.spectators} spectators; event frame {setup['frame_bytes']} bytes")
         results = []
         for server in args.servers:
-            for kind in ("app", "raw"):
+            for kind in args.kinds:
                 name = f"{kind}/{server}"
                 results += run_target(
                     name,
@@ -470,11 +668,15 @@ def main() -> None:
         for server in args.servers:
             for rate in args.rates:
                 app = next(
-                    r for r in results if r["target"] == f"app/{server}" and r["rate"] == rate
+                    (r for r in results if r["target"] == f"app/{server}" and r["rate"] == rate),
+                    None,
                 )
                 raw = next(
-                    r for r in results if r["target"] == f"raw/{server}" and r["rate"] == rate
+                    (r for r in results if r["target"] == f"raw/{server}" and r["rate"] == rate),
+                    None,
                 )
+                if app is None or raw is None:
+                    continue
                 ratios[f"{server}@{rate:g}"] = {
                     "deliveries": round(app["deliveries_per_s"] / raw["deliveries_per_s"], 2)
                     if raw["deliveries_per_s"]

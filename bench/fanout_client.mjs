@@ -6,7 +6,9 @@
 // then records, for every event frame, its version and when it arrived (CLOCK_MONOTONIC
 // nanoseconds, comparable with Python's time.monotonic_ns() in the driver). It does not
 // JSON-parse frames: it reads the version from the frame's head, so the client costs as
-// little CPU as possible next to the server. On "stop" (stdin) it writes per-version
+// little CPU as possible next to the server. On "count" (stdin) it prints "count <n>", the
+// event frames received so far (the driver waits for a phase's frames with it). On "stop" it
+// writes per-version
 // arrival times to <out.json> and exits. Frames without "version" (snapshots have one too:
 // they are counted apart) and close codes are counted.
 import { writeFileSync } from "node:fs";
@@ -21,6 +23,7 @@ const closes = {};
 let snapshots = 0;
 let open = 0;
 let errors = 0;
+let received = 0;
 const sockets = [];
 const KEY = Buffer.from('"version":');
 const TYPE_EVENT = Buffer.from('{"type":"event"');
@@ -40,6 +43,7 @@ function onMessage(data) {
     if (c < 48 || c > 57) break;
     v = v * 10 + (c - 48);
   }
+  received += 1;
   let list = arrivals.get(v);
   if (!list) arrivals.set(v, (list = []));
   list.push(now);
@@ -64,6 +68,10 @@ for (let i = 0; i < count; i += 50) {
 process.stdout.write(`ready ${open} ${Number(base)}\n`);
 
 createInterface({ input: process.stdin }).on("line", (line) => {
+  if (line.trim() === "count") {
+    process.stdout.write(`count ${received}\n`);
+    return;
+  }
   if (line.trim() !== "stop") return;
   const out = { base: Number(base), open, errors, snapshots, closes, arrivals: {} };
   for (const [v, list] of arrivals) out.arrivals[v] = list;

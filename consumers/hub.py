@@ -17,17 +17,25 @@ the log (one query per process, not per spectator). A lost *last* event has no s
 to reveal the gap, so a sweep reads the current versions of every watched tournament,
 one query per process every ``SWEEP_INTERVAL`` seconds, and repairs the topics behind.
 The group membership in Redis expires (channels-redis ``group_expiry``, a day by default),
-so the hub renews it on the same beat.
+so the hub renews it on the same beat; and it can vanish at once (Redis restarted without
+persistence, or its database flushed): then no message arrives at all and only the sweep
+sees the log move on. So a topic the sweep finds behind with no message on the way
+(``GAP_GRACE`` later), and every topic after the layer's ``receive`` failed, has its
+membership renewed at once: it is live again within one sweep interval, instead of being
+repaired by sweeps alone until the next renewal.
 
 Per-socket sending (``Outbox``). Every socket has a queue of frames and a task that
 writes them. A socket whose client does not read stops draining: under uvicorn its
 ``send`` waits on the transport's flow control; under daphne ``send`` never waits
-(Twisted buffers without limit), so the outbox registers a Twisted push producer on the
-connection and holds frames back while Twisted says its buffer is full. Either way the
-backlog stays in the outbox, as references to the shared frames, and a socket that makes
-no progress for ``STALL_SECONDS`` with frames waiting, or falls ``BACKLOG_LIMIT`` frames
-behind, is closed with ``CLOSE_SLOW`` (4408): the client reconnects with ``?since=`` and
-gets what it missed from the log. Server memory per slow client stays bounded.
+(Twisted buffers without limit), so once the handshake is done the outbox registers a
+Twisted push producer on the connection, in place of the HTTP channel's that daphne
+leaves there, and holds frames back while Twisted says its buffer is full. Frames go past
+ASGI, straight to the connection, built once per event (see "daphne" below). Either
+way the backlog stays in the outbox, as references to the shared frames, and a socket
+that makes no progress for ``STALL_SECONDS`` with frames waiting, or falls
+``BACKLOG_LIMIT`` frames behind, is closed with ``CLOSE_SLOW`` (4408): the client
+reconnects with ``?since=`` and gets what it missed from the log. Server memory per slow
+client stays bounded.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ import collections
 import contextlib
 import functools
 import logging
+import os
+import struct
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,12 +61,16 @@ from tournaments.events import LIVE_MESSAGE_TYPE, LiveEvent, tournament_group
 logger = logging.getLogger(__name__)
 
 GAP_GRACE = 0.05  # s an out-of-order event waits for the one before it, then the log is read
-SWEEP_INTERVAL = 15.0  # s between checks that no watched tournament is ahead of its topic
+SWEEP_INTERVAL = 5.0  # s between checks that no watched tournament is ahead of its topic
 GROUP_RENEW_INTERVAL = 3600.0  # s; far below channels-redis's group_expiry (1 day)
 LINGER = 10.0  # s a topic stays subscribed after its last listener left
 STALL_SECONDS = 10.0  # s a socket may make no progress while frames wait
 BACKLOG_LIMIT = 4096  # frames a socket may fall behind, whatever the time
 CLOSE_SLOW = 4408  # "you fell behind: reconnect with ?since=<last version you processed>"
+# Under daphne and uvicorn, frames go straight to the connection (``_direct_write``,
+# ``_uvicorn_write``); LIVE_DIRECT_WRITES=0 sends them through ASGI like any other frame (a
+# switch for measuring, or for a server whose internals changed).
+DIRECT_WRITES = os.environ.get("LIVE_DIRECT_WRITES", "1") != "0"
 
 # Reads of the live sockets and hubs get their own threads: Channels' default
 # (thread_sensitive) runs every ORM call of the process on one thread, where a burst of
@@ -106,6 +120,8 @@ class Topic:
         self.subscribed: asyncio.Future = asyncio.get_running_loop().create_future()
         self.repairing: asyncio.Task | None = None
         self.linger: asyncio.TimerHandle | None = None
+        self.heard = 0  # layer messages received (the sweep compares it with its last look)
+        self.heard_at_sweep = 0
 
     def baseline(self, version: int) -> None:
         """A listener read the log up to ``version``; releases what came in meanwhile."""
@@ -121,8 +137,10 @@ class Topic:
 
     def behind(self, version: int) -> None:
         """The log has ``version``: make sure the topic gets there (sweep)."""
+        silent, self.heard_at_sweep = self.heard == self.heard_at_sweep, self.heard
         if self.last is not None and version > self.last:
-            self._repair_soon(target=version, delay=0)
+            # Its message may be on the way: give it the grace a gap gets.
+            self._repair_soon(target=version, delay=GAP_GRACE, silent=silent)
 
     def _release(self) -> None:
         if self.last is None:
@@ -140,14 +158,28 @@ class Topic:
         if self.pending:
             self._repair_soon(target=max(self.pending), delay=GAP_GRACE)
 
-    def _repair_soon(self, *, target: int, delay: float) -> None:
+    def _repair_soon(self, *, target: int, delay: float, silent: bool = False) -> None:
         if self.repairing is None or self.repairing.done():
-            self.repairing = asyncio.get_running_loop().create_task(self._repair(target, delay))
+            self.repairing = asyncio.get_running_loop().create_task(
+                self._repair(target, delay, silent)
+            )
 
-    async def _repair(self, target: int, delay: float) -> None:
+    async def _repair(self, target: int, delay: float, silent: bool = False) -> None:
         from consumers.selectors import tournament_events_after
 
         await asyncio.sleep(delay)
+        if silent and self.last is not None and self.last < target and not self.pending:
+            # The log moved on while no message at all came since the last sweep: the last
+            # messages were lost, or the membership itself (a flushed or restarted Redis),
+            # after which nothing arrives any more: renew it. (A hub that is merely behind
+            # still hears messages, and is repaired without this.)
+            logger.warning(
+                "live: %s is behind the log (%s < %s) with nothing received; resubscribing",
+                self.group,
+                self.last,
+                target,
+            )
+            self.hub.loop.create_task(self.hub._renew([self]))
         backoff = 0.5
         while self.last is not None and self.last < max([target, *self.pending]):
             if self.hub.topics.get(self.tournament_id) is not self:
@@ -283,13 +315,14 @@ class Hub:
                 logger.exception("live hub: channel layer receive failed; retrying")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5)
-                self.loop.create_task(self._sweep_once())
+                self.loop.create_task(self._recover())
                 continue
             backoff = 0.1
             if message.get("type") != LIVE_MESSAGE_TYPE:
                 continue
             topic = self.topics.get(message.get("tournament"))
             if topic is not None:
+                topic.heard += 1
                 topic.receive([LiveEvent(*event) for event in message["events"]])
 
     async def _sweep(self) -> None:
@@ -300,9 +333,20 @@ class Hub:
             since_renewal += SWEEP_INTERVAL
             if since_renewal >= GROUP_RENEW_INTERVAL:
                 since_renewal = 0.0
-                for topic in list(self.topics.values()):
-                    with contextlib.suppress(Exception):
-                        await self.layer.group_add(topic.group, self.channel)
+                await self._renew(list(self.topics.values()))
+
+    async def _renew(self, topics: list[Topic]) -> None:
+        """(Re-)add the hub's channel to the topics' groups: idempotent, one ZADD each."""
+        for topic in topics:
+            if self.topics.get(topic.tournament_id) is topic:
+                with contextlib.suppress(Exception):
+                    await self.layer.group_add(topic.group, self.channel)
+
+    async def _recover(self) -> None:
+        """After the layer failed: Redis may have lost the groups (a restart without
+        persistence) and whatever was published meanwhile."""
+        await self._renew(list(self.topics.values()))
+        await self._sweep_once()
 
     async def _sweep_once(self) -> None:
         from consumers.selectors import tournament_versions
@@ -340,10 +384,12 @@ class Outbox:
     """The frames waiting for one socket, written in order.
 
     Items are text frames, or an int: a close code, sent after the frames before it. The
-    common case costs what a raw broadcast costs: with nothing queued, ``put`` steps the
-    server's ``send`` coroutine at once, and daphne's (and uvicorn's, while its transport
-    is writable) finishes in that one step. Only a ``send`` that has to wait, or a backlog,
-    gets a task, which drains the queue and then ends.
+    common case costs less than a raw broadcast: with nothing queued, ``put`` writes the
+    frame, built once per event, to the connection directly (daphne: ``_direct_write``,
+    uvicorn: ``_uvicorn_write``); otherwise it steps the server's ``send`` coroutine at
+    once, which finishes in that one step (daphne's, and uvicorn's while its transport is
+    writable). Only a ``send`` that has to wait, a paused connection, or a backlog, gets a
+    task, which drains the queue and then ends.
     """
 
     def __init__(self, send: Callable, *, on_slow: Callable[[], None]):
@@ -353,15 +399,37 @@ class Outbox:
         self.items: collections.deque[str | int] = collections.deque()
         self.writer: asyncio.Task | None = None
         self.progress_at = self.loop.time()
-        self.flow = _twisted_flow(self.send)
+        # Under daphne: its WebSocket protocol. Flow control and direct writes attach to
+        # its connection once the handshake is done (before, the protocol's transport is
+        # still the HTTP channel).
+        self.daphne = _daphne_protocol(self.send)
+        self.flow: _TwistedFlow | None = None
+        # Writes a text frame past ASGI; False when it cannot (then the ASGI path).
+        self.direct: Callable[[str], bool] | None = None
+        if DIRECT_WRITES and self.daphne is None:
+            self.direct = _uvicorn_direct(self.send)
         self.closed = False
+
+    def _attach(self) -> None:
+        protocol = self.daphne
+        if getattr(protocol, "state", None) != getattr(protocol, "STATE_OPEN", 3):
+            return  # not accepted yet (or already closing): the ASGI path for now
+        self.daphne = None
+        self.flow = _twisted_flow(protocol)
+        if self.flow is not None and DIRECT_WRITES and _direct_capable(protocol):
+            self.direct = functools.partial(_direct_write, protocol)
 
     def put(self, item: str | int) -> None:
         if self.closed:
             return
+        if self.daphne is not None:
+            self._attach()
         if isinstance(item, int):
             self.closed = True
         if self.writer is None and not self.items and not (self.flow and self.flow.paused):
+            if self.direct is not None and type(item) is str and self.direct(item):
+                self.progress_at = self.loop.time()
+                return
             self._step(item)
             return
         if self.items:
@@ -414,7 +482,8 @@ class Outbox:
                     await self.flow.resumed()
                     continue
                 item = self.items.popleft()
-                await self.send(self._message(item))
+                if not (self.direct is not None and type(item) is str and self.direct(item)):
+                    await self.send(self._message(item))
                 self.progress_at = self.loop.time()
         except asyncio.CancelledError:
             raise
@@ -452,15 +521,141 @@ def _server_send(send: Callable) -> Callable:
     return send
 
 
+# --- daphne: frames written straight to the connection ----------------------------------------
+#
+# Under daphne a frame sent through ASGI goes Server.handle_reply -> the protocol's
+# handle_reply -> serverSend (UTF-8 encoding) -> autobahn's sendMessage/sendFrame (framing,
+# per socket) -> sendData -> Twisted's write, which never writes at once: it buffers, adds
+# the socket to the reactor's writers (an epoll_ctl) and writes on the next loop turn, then
+# removes it again (another epoll_ctl). Measured at 1,000 spectators and 20 events/s, that
+# was most of the process's time. Server-to-client frames are not masked, so every
+# spectator gets the same bytes: the frame is built once per event (``_text_frame``, what
+# autobahn's PreparedMessage does for broadcasts) and, when Twisted holds nothing for the
+# connection, written to its socket at once with Twisted's own ``writeSomeData``; what the
+# kernel does not take, and everything while Twisted still buffers, goes through Twisted's
+# ``write`` (order kept, and the producer sees the buffer fill). Anything unusual (a
+# compressed or TLS connection, autobahn's own send queue, a socket not open) takes the
+# ASGI path.
+
+
+_last_frame: list = [None, b""]  # (text, frame): a topic hands one text to every socket
+
+
+def _text_frame(text: str) -> bytes:
+    """An unmasked, unfragmented WebSocket text frame (RFC 6455, 5.2). The last one is
+    kept: a topic releases an event to all its sockets before the next event, so the
+    frame is built once per event (and no more than one frame, a snapshot maybe, is held)."""
+    if text is _last_frame[0]:
+        return _last_frame[1]
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x81, n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x81, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x81, 127, n)
+    _last_frame[0], _last_frame[1] = text, head + payload
+    return _last_frame[1]
+
+
+def _direct_write(protocol, text: str) -> bool:
+    """Write ``text`` as a frame to a daphne WebSocket connection; False: use ASGI."""
+    if (
+        protocol.state != protocol.STATE_OPEN
+        or protocol._perMessageCompress is not None
+        or protocol.send_queue
+    ):
+        return False
+    transport = protocol.transport
+    if transport is None or transport.TLS or not transport.connected or transport.disconnecting:
+        return False
+    data = _text_frame(text)
+    if not transport.dataBuffer and not transport._tempDataBuffer:
+        written = transport.writeSomeData(data)
+        if type(written) is int and written >= 0:  # else an error: Twisted's write reports it
+            if written == len(data):
+                return True
+            data = data[written:]
+    transport.write(data)
+    return True
+
+
+def _direct_capable(protocol) -> bool:
+    """Whether ``_direct_write`` may be used on this connection (plain TCP, autobahn)."""
+    transport = getattr(protocol, "transport", None)
+    try:
+        return (
+            transport.TLS is False
+            and isinstance(transport.dataBuffer, bytes)
+            and isinstance(transport._tempDataBuffer, list)
+            and callable(transport.writeSomeData)
+            and isinstance(protocol.STATE_OPEN, int)
+            and hasattr(protocol, "_perMessageCompress")
+            and hasattr(protocol, "send_queue")
+        )
+    except AttributeError:
+        return False
+
+
+# --- uvicorn: the same, on its websockets (sans-I/O) protocol -----------------------------------
+#
+# uvicorn's ``send`` frames each message per socket (websockets' ``Frame.serialize``, in
+# Python) before its asyncio transport writes it. The transport writes at once and applies
+# flow control; ``_uvicorn_write`` hands it the frame built once per event while the
+# connection is open, unpaused (``writable``), uncompressed and not inside a fragmented
+# message, and otherwise leaves the frame to ``send`` (which waits while paused).
+
+
+def _uvicorn_direct(send: Callable) -> Callable[[str], bool] | None:
+    protocol = getattr(send, "__self__", None)
+    if type(protocol).__module__ != "uvicorn.protocols.websockets.websockets_sansio_impl":
+        return None
+    try:
+        from websockets.protocol import State
+
+        protocol.conn, protocol.writable, protocol.transport  # noqa: B018 - all there?
+    except (ImportError, AttributeError):
+        return None
+    return functools.partial(_uvicorn_write, protocol, State.OPEN)
+
+
+def _uvicorn_write(protocol, open_state, text: str) -> bool:
+    conn = protocol.conn
+    if (
+        conn.state is not open_state
+        or conn.extensions
+        or conn.expect_continuation_frame
+        or protocol.close_sent
+        or protocol.disconnected
+        or protocol.initial_response is not None
+        or not protocol.writable.is_set()
+        or protocol.transport.is_closing()
+    ):
+        return False
+    protocol.transport.write(_text_frame(text))
+    return True
+
+
 class _TwistedFlow:
     """A Twisted push producer on a daphne connection: Twisted pauses it when the
-    connection's write buffer is full and resumes it when the buffer has drained."""
+    connection's write buffer is full and resumes it when the buffer has drained.
+
+    A connection has one producer, and after the WebSocket upgrade it is still the
+    ``HTTPChannel`` that parsed the handshake (which, paused, only stops reading the
+    socket: nothing would ever hold the frames back). The flow takes its place.
+    """
 
     def __init__(self, protocol):
+        from twisted.web.http import HTTPChannel
+
         self.protocol = protocol
         self.paused = False
         self.waiter: asyncio.Future | None = None
-        protocol.registerProducer(self, True)
+        transport = protocol.transport
+        if isinstance(transport.producer, HTTPChannel):
+            transport.unregisterProducer()
+        transport.registerProducer(self, True)  # raises if another producer is there
 
     # IPushProducer (called by Twisted, on the same thread and loop as the application)
     def pauseProducing(self) -> None:  # noqa: N802 - Twisted's interface
@@ -481,20 +676,25 @@ class _TwistedFlow:
     def release(self) -> None:
         with contextlib.suppress(Exception):
             if self.protocol.transport is not None and self.protocol.transport.producer is self:
-                self.protocol.unregisterProducer()
+                self.protocol.transport.unregisterProducer()
 
 
-def _twisted_flow(send: Callable) -> _TwistedFlow | None:
+def _daphne_protocol(send: Callable):
     """Daphne's ``send`` is ``partial(Server.handle_reply, protocol)`` and its protocol is
-    an autobahn WebSocket protocol, which takes Twisted producers. Other servers (uvicorn)
-    apply flow control inside ``send`` itself."""
+    an autobahn WebSocket protocol on a Twisted transport. Other servers (uvicorn) apply
+    flow control inside ``send`` itself, and write at once."""
     protocol = send.args[0] if isinstance(send, functools.partial) and send.args else None
     if protocol is None or not hasattr(protocol, "registerProducer"):
         return None
-    if getattr(protocol, "transport", None) is None:
+    return protocol
+
+
+def _twisted_flow(protocol) -> _TwistedFlow | None:
+    transport = getattr(protocol, "transport", None)
+    if transport is None or not hasattr(transport, "registerProducer"):
         return None
     try:
         return _TwistedFlow(protocol)
-    except Exception:  # a producer is already registered: go without
-        logger.debug("live: no flow control on %r", protocol, exc_info=True)
+    except Exception:  # another producer is registered: go without
+        logger.warning("live: no flow control on %r", protocol, exc_info=True)
         return None

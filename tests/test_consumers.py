@@ -7,7 +7,16 @@ the Redis channel layer, to the test's event-loop hub.
 """
 
 import asyncio
+import contextlib
 import json
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -281,6 +290,134 @@ async def test_many_sockets_of_one_process_share_one_subscription(cup):
         await ws.disconnect()
     await asyncio.sleep(0.05)
     assert hub.topics == {}
+
+
+async def test_a_lost_subscription_is_renewed_by_the_sweep(cup, monkeypatch):
+    """Redis lost the group (flushed, or restarted without persistence): nothing arrives.
+    The sweep recovers what the log has, and renews the subscription, so that the next
+    event comes live again rather than from the next sweep."""
+    monkeypatch.setattr(hub_module, "SWEEP_INTERVAL", 0.2)
+    ws = await connect(f"/ws/tournaments/{cup.tournament.pk}/")
+    assert (await receive(ws))["type"] == "snapshot"
+    hub = hub_module.hub_get()
+    await hub.layer.group_discard(events_module.tournament_group(cup.tournament.pk), hub.channel)
+    await join(cup, "unheard")
+    assert (await receive(ws))["version"] == 1  # from the log, by the sweep
+    monkeypatch.setattr(hub_module, "SWEEP_INTERVAL", 3600)
+    await asyncio.sleep(0.5)  # the sweep's current sleep ends; no sweep after it
+    await join(cup, "heard")
+    frame = json.loads(await ws.receive_from(timeout=2))
+    assert (frame["version"], frame["data"]["participant"]["name"]) == (2, "heard")
+    await ws.disconnect()
+
+
+# --- daphne: frames written to the connection, flow control -------------------------------------
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_text_frames_are_the_frames_autobahn_prepares(size):
+    from autobahn.websocket.protocol import PreparedMessage
+
+    text = "x" * (size - 2) + "é" if size >= 2 else "x" * size  # ``size`` bytes
+    expected = PreparedMessage(text.encode(), False, False, True).payloadHybi
+    assert hub_module._text_frame(text) == expected
+
+
+def _frames(data: bytes):
+    """(opcode, payload) of unmasked server frames."""
+    frames, at = [], 0
+    while at + 2 <= len(data):
+        opcode, n = data[at] & 0x0F, data[at + 1] & 0x7F
+        at += 2
+        if n == 126:
+            (n,) = struct.unpack_from("!H", data, at)
+            at += 2
+        elif n == 127:
+            (n,) = struct.unpack_from("!Q", data, at)
+            at += 8
+        frames.append((opcode, data[at : at + n]))
+        at += n
+    return frames
+
+
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
+def test_a_client_that_does_not_read_is_held_back_then_closed_with_4408(server):
+    """A real server process: the outbox attaches to the connection after the handshake
+    (under daphne its producer replacing the HTTP channel's), writes frames directly while
+    the client reads, holds them back when the server's buffer is full instead of
+    buffering without limit, and gives up at the backlog limit (closing with 4408). What
+    the client gets is an unbroken prefix of the frames."""
+    if server == "uvicorn":
+        pytest.importorskip("uvicorn")  # the bench extra
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    app = "tests.outbox_app:application"
+    command = {
+        "daphne": ["daphne", "-b", "127.0.0.1", "-p", str(port), app],
+        "uvicorn": ["uvicorn", app, "--port", str(port), "--lifespan", "off"],
+    }[server]
+    process = subprocess.Popen(
+        [sys.executable, "-m", *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        sock = _handshake(port)
+        time.sleep(3)  # not reading: the kernel's and Twisted's buffers fill
+        data = b""
+        sock.settimeout(10)
+        # Until daphne drops the connection (it aborts it when no closing handshake comes).
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while chunk := sock.recv(1 << 20):
+                data += chunk
+        sock.close()
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=15)
+    assert "attached flow=True direct=True" in stderr, stderr[-2000:]
+    slow = re.search(r"slow at (\d+) server_buffer=(\d+)", stderr)
+    assert slow, stderr[-2000:]
+    assert int(slow[1]) < 20000
+    assert int(slow[2]) < 256 * 1024  # the server's buffer stayed bounded (~64 KiB)
+    frames = _frames(data)
+    texts = [payload for opcode, payload in frames if opcode == 1]
+    numbers = [int(payload.split(b":", 1)[0]) for payload in texts]
+    assert numbers == list(range(len(numbers)))  # in order, no gap, no duplicate
+    assert 0 < len(numbers) <= int(slow[1])
+    closes = [payload for opcode, payload in frames if opcode == 8]
+    # The close frame waits behind the full buffer; daphne may drop the connection first.
+    assert all(struct.unpack("!H", payload[:2])[0] == 4408 for payload in closes)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _handshake(port: int) -> socket.socket:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.sendall(
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n"
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
 
 
 # --- client frames -----------------------------------------------------------------------------
