@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from matches import tasks
@@ -49,7 +49,8 @@ from notifications.services import (
 )
 from tournaments.errors import InvalidTransition, NotOrganizer, TournamentNotFound
 from tournaments.events import events_append, tournament_row_update
-from tournaments.models import Participant, ParticipantMember, Tournament, TournamentEvent
+from tournaments.models import Participant, ParticipantMember, Tournament
+from tournaments.selectors import tournaments_stalled_ids
 from tournaments.serializers import ParticipantSerializer, TournamentSerializer
 from users.models import User
 from wallets.models import Account, Posting
@@ -682,18 +683,10 @@ def tournament_payouts_resume(*, stalled_for_seconds: int) -> list[int]:
     A chain that was only slow gets a duplicate, which is harmless (see
     ``tournament_payouts_chunk``). Returns the ids of the tournaments enqueued again.
     """
-    cutoff = timezone.now() - timedelta(seconds=stalled_for_seconds)
-    last_event_at = (
-        TournamentEvent.objects.filter(tournament=OuterRef("pk"))
-        .order_by("-version")
-        .values("created_at")[:1]
-    )
-    stalled = list(
-        Tournament.objects.filter(status=Tournament.Status.COMPLETED, payouts_pending__gt=0)
-        .annotate(progressed_at=Subquery(last_event_at))
-        .filter(Q(progressed_at__lt=cutoff) | Q(progressed_at__isnull=True))
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    stalled = tournaments_stalled_ids(
+        status=Tournament.Status.COMPLETED,
+        pending_field="payouts_pending",
+        stalled_for_seconds=stalled_for_seconds,
     )
     for tournament_id in stalled:
         logger.warning("payouts of tournament %s stalled: enqueued again", tournament_id)

@@ -1,4 +1,7 @@
-from django.db.models import Prefetch, QuerySet
+from datetime import timedelta
+
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from tournaments.errors import TeamNotFound, TournamentNotFound
 from tournaments.models import (
@@ -76,4 +79,26 @@ def team_get(*, team_id: int) -> Team:
 def events_since(*, tournament_id: int, since: int) -> QuerySet[TournamentEvent]:
     return TournamentEvent.objects.filter(tournament_id=tournament_id, version__gt=since).order_by(
         "version"
+    )
+
+
+def tournaments_stalled_ids(
+    *, status: str, pending_field: str, stalled_for_seconds: int
+) -> list[int]:
+    """Tournaments in ``status`` with work pending (``pending_field`` > 0: refunds after a
+    cancel, payouts after the completion) whose last event is older than
+    ``stalled_for_seconds``, or that have no event left (pruned): a chain of chunk tasks
+    that stopped, which the beat sweepers enqueue again."""
+    cutoff = timezone.now() - timedelta(seconds=stalled_for_seconds)
+    last_event_at = (
+        TournamentEvent.objects.filter(tournament=OuterRef("pk"))
+        .order_by("-version")
+        .values("created_at")[:1]
+    )
+    return list(
+        Tournament.objects.filter(status=status, **{f"{pending_field}__gt": 0})
+        .annotate(progressed_at=Subquery(last_event_at))
+        .filter(Q(progressed_at__lt=cutoff) | Q(progressed_at__isnull=True))
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )

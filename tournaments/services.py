@@ -10,12 +10,10 @@ and bumps the event version.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery
-from django.utils import timezone
+from django.db.models import Exists, OuterRef, Prefetch, Q
 
 from notifications.services import team_joined_notify
 from project.errors import InvalidInput, NotFound
@@ -41,9 +39,8 @@ from tournaments.models import (
     TeamInvite,
     TeamMember,
     Tournament,
-    TournamentEvent,
 )
-from tournaments.selectors import team_get
+from tournaments.selectors import team_get, tournaments_stalled_ids
 from tournaments.serializers import (
     ParticipantSerializer,
     TournamentSerializer,
@@ -317,18 +314,10 @@ def tournament_refunds_resume(*, stalled_for_seconds: int) -> list[int]:
     A chain that was only slow gets a duplicate, which is harmless (see
     ``tournament_refunds_chunk``). Returns the ids of the tournaments enqueued again.
     """
-    cutoff = timezone.now() - timedelta(seconds=stalled_for_seconds)
-    last_event_at = (
-        TournamentEvent.objects.filter(tournament=OuterRef("pk"))
-        .order_by("-version")
-        .values("created_at")[:1]
-    )
-    stalled = list(
-        Tournament.objects.filter(status=Status.CANCELLED, refunds_pending__gt=0)
-        .annotate(progressed_at=Subquery(last_event_at))
-        .filter(Q(progressed_at__lt=cutoff) | Q(progressed_at__isnull=True))
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    stalled = tournaments_stalled_ids(
+        status=Status.CANCELLED,
+        pending_field="refunds_pending",
+        stalled_for_seconds=stalled_for_seconds,
     )
     for tournament_id in stalled:
         logger.warning("refunds of tournament %s stalled: enqueued again", tournament_id)
