@@ -524,9 +524,7 @@ class _Progress:
 
     def notify(self) -> None:
         """Tell the players what this change means for them, once it commits."""
-        for pk in self.became_ready:
-            if pk not in self.deleted:
-                match_ready_notify(match_id=pk)
+        match_ready_notify(match_ids=[pk for pk in self.became_ready if pk not in self.deleted])
         for pk, event in self.events.items():
             if event == "match.completed" and not self.changed[pk].is_bye:
                 match_result_confirmed_notify(match_id=pk)

@@ -23,8 +23,15 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import mail
 
+from matches.models import Match
 from notifications import tasks
-from notifications.selectors import match_get, participant_get, players_of
+from notifications.selectors import (
+    match_get,
+    matches_list,
+    participant_get,
+    players_of,
+    rosters_of,
+)
 from notifications.sms import SmsMessage, get_sms_connection
 from tournaments.models import Participant
 from users.models import User
@@ -37,9 +44,11 @@ def team_joined_notify(*, participant_id: int) -> None:
     tasks.team_joined_send.delay_on_commit(participant_id)
 
 
-def match_ready_notify(*, match_id: int) -> None:
-    """Tell the players of both sides that their match can be played, once this commits."""
-    tasks.match_ready_send.delay_on_commit(match_id)
+def match_ready_notify(*, match_ids: list[int]) -> None:
+    """Tell the players of both sides that their match can be played, once this commits:
+    one task for every match one change made ready (a start makes a whole round ready)."""
+    if match_ids:
+        tasks.match_ready_send.delay_on_commit(list(match_ids))
 
 
 def match_result_confirmed_notify(*, match_id: int) -> None:
@@ -73,13 +82,23 @@ def notice_send(*, notice: Notice, users: Iterable[User]) -> Sent:
 
     Each user gets their own email (no one sees the other recipients' addresses).
     """
-    users = list(users)
+    return notices_send(notices=[(notice, list(users))])
+
+
+def notices_send(*, notices: list[tuple[Notice, list[User]]]) -> Sent:
+    """Send each notice to its users, all of them over one email and one SMS connection."""
     emails = [
         mail.EmailMessage(notice.subject, notice.body, to=[user.email])
+        for notice, users in notices
         for user in users
         if user.email
     ]
-    texts = [SmsMessage(to=user.phone, body=notice.sms) for user in users if user.phone]
+    texts = [
+        SmsMessage(to=user.phone, body=notice.sms)
+        for notice, users in notices
+        for user in users
+        if user.phone
+    ]
     sent_emails = sent_sms = 0
     if emails:
         # One connection: send_messages opens it once, sends every message, and closes it.
@@ -107,20 +126,27 @@ def team_joined_send(*, participant_id: int) -> Sent:
     return notice_send(notice=notice, users=players_of(participant_ids=[participant.pk]))
 
 
-def match_ready_send(*, match_id: int) -> Sent:
-    match = match_get(match_id=match_id)
-    if match is None or match.participant_a is None or match.participant_b is None:
-        return Sent(0, 0)
-    title = _match_title(match)
-    notice = Notice(
-        subject=f"{title}: your match is ready",
-        body=(
-            f"Your match {title} (round {match.round}) is ready to be played. "
-            "Report the result when it is over; the other side confirms it.\n"
-        ),
-        sms=f"Atom: your match {title} (round {match.round}) is ready.",
+def match_ready_send(*, match_ids: list[int]) -> Sent:
+    """One notice per match still ready (a match reset or played since is skipped), to the
+    players of both sides; every message over one connection, the players in one query."""
+    matches = [m for m in matches_list(match_ids=match_ids) if m.status == Match.Status.READY]
+    rosters = rosters_of(
+        participant_ids=[pk for m in matches for pk in (m.participant_a_id, m.participant_b_id)]
     )
-    return notice_send(notice=notice, users=_players(match))
+    notices = []
+    for match in matches:
+        title = _match_title(match)
+        notice = Notice(
+            subject=f"{title}: your match is ready",
+            body=(
+                f"Your match {title} (round {match.round}) is ready to be played. "
+                "Report the result when it is over; the other side confirms it.\n"
+            ),
+            sms=f"Atom: your match {title} (round {match.round}) is ready.",
+        )
+        players = rosters.get(match.participant_a_id, []) + rosters.get(match.participant_b_id, [])
+        notices.append((notice, players))
+    return notices_send(notices=notices)
 
 
 def match_result_confirmed_send(*, match_id: int) -> Sent:

@@ -30,10 +30,10 @@ def team_joined_send(participant_id: int) -> None:
 
 
 @shared_task(**RETRY)
-def match_ready_send(match_id: int) -> None:
+def match_ready_send(match_ids: list[int]) -> None:
     from notifications.services import match_ready_send
 
-    match_ready_send(match_id=match_id)
+    match_ready_send(match_ids=match_ids)
 
 
 @shared_task(**RETRY)

@@ -149,7 +149,7 @@ def test_the_notice_is_enqueued_only_when_the_transaction_commits(
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        services.match_ready_notify(match_id=match.pk)
+        services.match_ready_notify(match_ids=[match.pk])
         raise RuntimeError("rolled back")
     assert callbacks == [] and mail.outbox == []
 
@@ -185,7 +185,7 @@ def test_match_ready_tells_the_players_of_both_sides(make_user, django_capture_o
     match = a_match(make_user)
     mail.outbox = []
     with django_capture_on_commit_callbacks(execute=True):
-        services.match_ready_notify(match_id=match.pk)
+        services.match_ready_notify(match_ids=[match.pk])
     assert sent_to() == PLAYERS
     assert mail.outbox[0].subject == "Finals: Team A vs Team B: your match is ready"
     assert (CountingEmailBackend.batches[-1], CountingSmsBackend.batches[-1]) == (4, 4)
@@ -216,7 +216,7 @@ def test_result_disputed_tells_both_sides_and_the_organizer(
 
 def test_a_notice_for_a_match_that_is_gone_sends_nothing(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.match_ready_notify(match_id=987654321)
+        services.match_ready_notify(match_ids=[987654321])
     assert mail.outbox == []
 
 
@@ -232,9 +232,14 @@ def test_playing_a_bracket_tells_the_players_at_each_step(
     players = [make_user(f"p{i}", email=f"p{i}@example.com") for i in range(4)]
     for player in players:
         tournament_join(tournament_id=cup.pk, user=player)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         tournament_start(tournament_id=cup.pk, user=organizer)
     assert [m.subject.endswith("your match is ready") for m in mail.outbox] == [True] * 4
+    # Both semifinals' notices: one task, one connection.
+    assert [c.args for c in callbacks if getattr(c, "args", None)] == [
+        (sorted(Match.objects.filter(tournament=cup, round=1).values_list("pk", flat=True)),)
+    ]
+    assert CountingEmailBackend.batches == [4]
 
     semi_1, semi_2 = Match.objects.filter(tournament=cup, round=1).select_related(
         "participant_a__captain", "participant_b__captain"
