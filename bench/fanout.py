@@ -59,7 +59,6 @@ import http.client
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -75,8 +74,10 @@ PROJECT_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 sys.path.insert(0, str(BENCH_DIR))
 
+import common  # noqa: E402 - bench/ is on sys.path only from here
+from common import database_drop, database_recreate, free_port, manage, redis_flush  # noqa: E402
+
 REDIS_URL = "redis://127.0.0.1:6379/12"  # its own: refunds.py flushes 13, joins.py uses 14
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PLAYERS = 64  # a round robin of 64: 2,016 matches, all ready at the start
 PASSWORD = "bench-Fanout-pass-4821"
 DRAIN_SECONDS = 3.0  # after a phase's last trigger, at least
@@ -85,63 +86,12 @@ WARMUP_EVENTS = 3  # untimed events after the sockets connect (first request, fi
 
 
 # --- Environment, database, processes --------------------------------------------------------
-# (Kept here rather than shared with joins.py, so that the two tools can change apart.)
 
 
 def app_env(database: str) -> dict[str, str]:
-    """The environment of the app's processes: production-like (DEBUG off)."""
-    return dict(
-        os.environ,
-        DEBUG="0",
-        SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        DATABASE_URL=f"{PG_SERVER}/{database}",
-        REDIS_URL=REDIS_URL,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="0",
-        CELERY_TASK_ALWAYS_EAGER="1",
-        PYTHONUNBUFFERED="1",
-    )
-
-
-def _admin(database: str, statements: list[str]) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement.format(database=database))
-
-
-def database_recreate(database: str) -> None:
-    _admin(
-        database,
-        ['DROP DATABASE IF EXISTS "{database}" WITH (FORCE)', 'CREATE DATABASE "{database}"'],
-    )
-
-
-def database_drop(database: str) -> None:
-    _admin(database, ['DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'])
-
-
-def redis_flush(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
-def manage(env: dict[str, str], *arguments: str) -> None:
-    done = subprocess.run([sys.executable, "manage.py", *arguments], cwd=PROJECT_DIR, env=env)
-    if done.returncode:
-        raise SystemExit(f"manage.py {' '.join(arguments)} failed (exit {done.returncode})")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """The app's environment (``common.app_env``), with tasks run in-process: the reports'
+    notifications go to players without an email address, so they send nothing."""
+    return common.app_env(database, redis_url=REDIS_URL, CELERY_TASK_ALWAYS_EAGER="1")
 
 
 def _rss_sample(pid: int, series: list, done: threading.Event) -> None:
