@@ -30,6 +30,7 @@ from consumers.hub import Outbox, db_call
 from matches.models import Match
 from matches.services import tournament_start
 from project.asgi import application
+from tests.processes import free_port
 from tournaments import events as events_module
 from tournaments.services import tournament_create, tournament_join
 
@@ -347,9 +348,7 @@ def test_a_client_that_does_not_read_is_held_back_then_closed_with_4408(server):
     the client reads, holds them back when the server's buffer is full instead of
     buffering without limit, and gives up at the backlog limit (closing with 4408). What
     the client gets is an unbroken prefix of the frames."""
-    if server == "uvicorn":
-        pytest.importorskip("uvicorn")  # the bench extra
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     app = "tests.outbox_app:application"
     command = {
@@ -389,12 +388,6 @@ def test_a_client_that_does_not_read_is_held_back_then_closed_with_4408(server):
     closes = [payload for opcode, payload in frames if opcode == 8]
     # The close frame waits behind the full buffer; daphne may drop the connection first.
     assert all(struct.unpack("!H", payload[:2])[0] == 4408 for payload in closes)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _handshake(port: int) -> socket.socket:
