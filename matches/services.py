@@ -507,7 +507,6 @@ class _Progress:
         if not finished:
             raise MatchClosed("The tournament is no longer in progress.")
         self.tournament.completed_at = now
-        self.tournament.payouts_pending = payouts_pending
         if payouts_pending:
             tasks.tournament_payouts_chunk_run.delay_on_commit(self.tournament.pk)
         events.append(
@@ -697,7 +696,7 @@ def _awards_pay(*, tournament: Tournament, first: int, last: int) -> list[int]:
     ids paid, in order. A constant number of statements whatever their number: the rosters;
     the wallets ensured and locked with the escrow (pk order); the awards re-read under
     lock; the ledger (one ``UPDATE ... FROM (VALUES ...)`` of the balances, one insert of
-    postings, one of entries); the awards; the guarded tournament row and its counter.
+    postings, one of entries); the awards; the guarded tournament row (returning its counter).
 
     The unpaid awards in that range are exactly the ones the caller read as the next chunk,
     or fewer (no award is made after the completion and none becomes unpaid again), so
@@ -725,10 +724,6 @@ def _awards_pay(*, tournament: Tournament, first: int, last: int) -> list[int]:
         where_params=[Tournament.Status.COMPLETED, count],
     ):
         raise RuntimeError(f"tournament {tournament.pk} has fewer than {count} payouts pending")
-    # The row is ours until commit; tournament_row_update does not return this counter.
-    tournament.payouts_pending = Tournament.objects.values_list("payouts_pending", flat=True).get(
-        pk=tournament.pk
-    )
     return list(prizes)
 
 

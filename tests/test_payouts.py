@@ -351,9 +351,9 @@ def test_a_chunk_runs_the_same_number_of_queries_whatever_its_size(
         cup = completed_cup(organizer, 32, split=SPLIT_32)
         # The tournament; the chunk's ids; then in its transaction (a savepoint here): the
         # rosters, the wallets ensured, the accounts locked, the awards locked, the balances,
-        # the postings, the entries, the awards, the guarded tournament row and its counter,
-        # the event; and the savepoint pair.
-        with django_assert_num_queries(15):
+        # the postings, the entries, the awards, the guarded tournament row (which returns its
+        # counter), the event; and the savepoint pair.
+        with django_assert_num_queries(14):
             assert tournament_payouts_chunk(tournament_id=cup.pk, limit=size) == size
 
 

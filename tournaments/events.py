@@ -89,7 +89,8 @@ def tournament_row_update(
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {assignments} WHERE id = %s AND ({where_sql}) "
-            "RETURNING version, status, participant_count, prize_pool, refunds_pending",
+            "RETURNING version, status, participant_count, prize_pool, refunds_pending, "
+            "payouts_pending",
             [*set_params, events, tournament.pk, *where_params],
         )
         row = cursor.fetchone()
@@ -101,6 +102,7 @@ def tournament_row_update(
         tournament.participant_count,
         tournament.prize_pool,
         tournament.refunds_pending,
+        tournament.payouts_pending,
     ) = row
     return True
 
