@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -34,7 +33,7 @@ from consumers import selectors
 from consumers.hub import CLOSE_SLOW, Outbox, Topic, db_call, hub_get
 from matches.serializers import MatchSerializer, ResultInput
 from project.errors import DomainError, NotFound, api_exception_handler
-from tournaments.events import LiveEvent
+from tournaments.events import VERSION_PATTERN, LiveEvent
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +50,6 @@ RATE = 5.0  # client frames per second, sustained
 BURST = 20.0  # client frames at once
 AUTH_TIMEOUT = 10.0  # s an unauthenticated match socket waits for its `auth` frame
 REPLAY_LIMIT = 1000  # missed events beyond which a snapshot is sent instead
-SINCE = re.compile(r"[0-9]{1,18}")  # ASCII digits (str.isdigit() takes "²"), fits a BIGINT
 
 
 class BadFrame(Exception):
@@ -225,7 +223,7 @@ class TournamentConsumer(LiveConsumer):
         raw = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("since")
         since = None
         if raw is not None:
-            if SINCE.fullmatch(raw[0]):
+            if VERSION_PATTERN.fullmatch(raw[0]):
                 since = int(raw[0])
             else:
                 self.error("invalid_since", "since must be a version number; sent a snapshot.")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 from typing import NamedTuple
 
@@ -37,6 +38,10 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from tournaments.models import Tournament, TournamentEvent
+
+# A version as clients send it (``?since=V`` over REST and WebSocket): ASCII digits only
+# (str.isdigit() also takes "²", which int() refuses), at most 18, so it fits the BIGINT.
+VERSION_PATTERN = re.compile(r"[0-9]{1,18}")
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,3 @@
-import re
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -12,6 +10,7 @@ from project.idempotency import run_idempotent
 from project.pagination import NewestFirstPagination
 from tournaments import selectors, services
 from tournaments.errors import EventsPruned
+from tournaments.events import VERSION_PATTERN
 from tournaments.models import Tournament
 from tournaments.serializers import (
     ParticipantSerializer,
@@ -25,8 +24,6 @@ from tournaments.serializers import (
     TournamentSerializer,
     participant_data,
 )
-
-SINCE_PATTERN = re.compile(r"[0-9]{1,18}")
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -146,9 +143,7 @@ class TournamentEventsView(APIView):
     )
     def get(self, request, tournament_id: int):
         since = request.query_params.get("since", "0")
-        # ASCII digits only: str.isdigit() also accepts "²" and other digits int() rejects.
-        # At most 18 of them, so the number fits the BIGINT version column.
-        if not SINCE_PATTERN.fullmatch(since):
+        if not VERSION_PATTERN.fullmatch(since):
             raise InvalidInput(
                 "since must be a version number.", fields={"since": ["Not a number."]}
             )
