@@ -31,7 +31,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from consumers import selectors
 from consumers.hub import CLOSE_SLOW, Outbox, Topic, db_call, hub_get
-from matches.serializers import MatchSerializer, ResultInput
+from matches.serializers import ResultInput, match_data
 from project.errors import DomainError, NotFound, api_exception_handler
 from tournaments.events import VERSION_PATTERN, LiveEvent
 
@@ -359,7 +359,7 @@ class MatchConsumer(LiveConsumer):
             winner_id=data.validated_data["winner"],
             scores=data.validated_data.get("scores"),
         )
-        return MatchSerializer(match).data
+        return match_data(match)
 
 
 def _error_body(error: Exception) -> dict | None:

@@ -17,11 +17,11 @@ from rest_framework.authtoken.models import Token
 
 from matches.models import Match
 from matches.selectors import bracket_list, match_get
-from matches.serializers import MatchSerializer
+from matches.serializers import match_data, matches_data
 from tournaments.events import LiveEvent, live_event
 from tournaments.models import ParticipantMember, Tournament
 from tournaments.selectors import events_since, tournament_get
-from tournaments.serializers import ParticipantSerializer, TournamentSerializer
+from tournaments.serializers import participant_data, tournament_data
 
 
 def frame_encode(payload: dict) -> str:
@@ -48,11 +48,9 @@ def tournament_snapshot(*, tournament_id: int) -> tuple[int, str]:
             {
                 "type": "snapshot",
                 "version": tournament.version,
-                "tournament": TournamentSerializer(tournament).data,
-                "participants": ParticipantSerializer(
-                    tournament.loaded_participants, many=True
-                ).data,
-                "matches": MatchSerializer(matches, many=True).data,
+                "tournament": tournament_data(tournament),
+                "participants": [participant_data(p) for p in tournament.loaded_participants],
+                "matches": matches_data(matches),
             }
         )
     return tournament.version, frame
@@ -114,9 +112,7 @@ def match_snapshot(*, match_id: int) -> tuple[int, str]:
     with _consistent_read():
         match = match_get(match_id=match_id)
         version = Tournament.objects.values_list("version", flat=True).get(pk=match.tournament_id)
-        frame = frame_encode(
-            {"type": "snapshot", "version": version, "match": MatchSerializer(match).data}
-        )
+        frame = frame_encode({"type": "snapshot", "version": version, "match": match_data(match)})
     return version, frame
 
 

@@ -41,7 +41,7 @@ from matches.formats.payouts import prize_shares, split_among_roster
 from matches.formats.plan import GROUP, PlannedMatch
 from matches.models import Match, MatchReport, PrizeAward
 from matches.placements import placements_for
-from matches.serializers import MatchSerializer
+from matches.serializers import match_data, matches_data
 from notifications.services import (
     match_ready_notify,
     match_result_confirmed_notify,
@@ -51,7 +51,7 @@ from tournaments.errors import InvalidTransition, NotOrganizer, TournamentNotFou
 from tournaments.events import events_append, tournament_row_update
 from tournaments.models import Participant, ParticipantMember, Tournament
 from tournaments.selectors import tournaments_stalled_ids
-from tournaments.serializers import ParticipantSerializer, TournamentSerializer
+from tournaments.serializers import participant_data, tournament_data
 from users.models import User
 from wallets.models import Account, Posting
 from wallets.services import PostingDraft, accounts_lock, postings_record, wallets_ensure
@@ -140,9 +140,9 @@ def tournament_start(
                 (
                     "tournament.started",
                     {
-                        "tournament": TournamentSerializer(tournament).data,
-                        "participants": ParticipantSerializer(participants, many=True).data,
-                        "matches": MatchSerializer(_ordered(matches.values()), many=True).data,
+                        "tournament": tournament_data(tournament),
+                        "participants": [participant_data(p) for p in participants],
+                        "matches": matches_data(_ordered(matches.values())),
                     },
                 )
             ],
@@ -485,8 +485,7 @@ class _Progress:
         # A match made from a result that was undone (the second grand final, a swiss round
         # paired on it) goes away with it; watchers learn that from its own event.
         events = [("match.removed", {"match_id": pk}) for pk in sorted(self.deleted)] + [
-            (name, {"match": MatchSerializer(self.changed[pk]).data})
-            for pk, name in self.events.items()
+            (name, {"match": match_data(self.changed[pk])}) for pk, name in self.events.items()
         ]
         self.notify()
         if not self.finished:
@@ -513,7 +512,7 @@ class _Progress:
             (
                 "tournament.completed",
                 {
-                    "tournament": TournamentSerializer(self.tournament).data,
+                    "tournament": tournament_data(self.tournament),
                     "placements": placements,
                     "prizes": {str(pk): amount for pk, amount in prizes.items()},
                 },
@@ -658,7 +657,7 @@ def tournament_payouts_chunk(*, tournament_id: int, limit: int | None = None) ->
                 (
                     "payouts.progress",
                     {
-                        "tournament": TournamentSerializer(tournament).data,
+                        "tournament": tournament_data(tournament),
                         "paid": paid,
                         "payouts_pending": tournament.payouts_pending,
                     },

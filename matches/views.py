@@ -5,7 +5,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from matches import selectors, services
-from matches.serializers import MatchSerializer, ResultInput, StandingSerializer, StartInput
+from matches.serializers import (
+    MatchSerializer,
+    ResultInput,
+    StandingSerializer,
+    StartInput,
+    match_data,
+    matches_data,
+)
 from tournaments.selectors import tournament_get
 from tournaments.serializers import TournamentDetailSerializer
 
@@ -43,9 +50,7 @@ class TournamentBracketView(APIView):
     def get(self, request, tournament_id: int):
         tournament = tournament_get(tournament_id=tournament_id)
         matches = selectors.bracket_list(tournament=tournament)
-        return Response(
-            {"version": tournament.version, "matches": MatchSerializer(matches, many=True).data}
-        )
+        return Response({"version": tournament.version, "matches": matches_data(matches)})
 
 
 class TournamentStandingsView(APIView):
@@ -58,7 +63,7 @@ class TournamentStandingsView(APIView):
 class MatchDetailView(APIView):
     @extend_schema(responses={200: MatchSerializer}, tags=["matches"])
     def get(self, request, match_id: int):
-        return Response(MatchSerializer(selectors.match_get(match_id=match_id)).data)
+        return Response(match_data(selectors.match_get(match_id=match_id)))
 
 
 class MatchReportView(APIView):
@@ -73,7 +78,7 @@ class MatchReportView(APIView):
             winner_id=data["winner"],
             scores=data.get("scores"),
         )
-        return Response(MatchSerializer(match).data)
+        return Response(match_data(match))
 
 
 class MatchResolveView(APIView):
@@ -88,7 +93,7 @@ class MatchResolveView(APIView):
             winner_id=data["winner"],
             scores=data.get("scores"),
         )
-        return Response(MatchSerializer(match).data)
+        return Response(match_data(match))
 
 
 class MatchResetView(APIView):
@@ -97,4 +102,4 @@ class MatchResetView(APIView):
     @extend_schema(request=None, responses={200: MatchSerializer}, tags=["matches"])
     def post(self, request, match_id: int):
         match = services.match_reset(match_id=match_id, user=request.user)
-        return Response(MatchSerializer(match).data)
+        return Response(match_data(match))

@@ -70,7 +70,7 @@ class TournamentDetailSerializer(TournamentSerializer):
         fields = [*TournamentSerializer.Meta.fields, "participants"]
 
     def get_participants(self, tournament) -> list[dict]:
-        return ParticipantSerializer(tournament.loaded_participants, many=True).data
+        return [participant_data(p) for p in tournament.loaded_participants]
 
 
 class TournamentEventSerializer(serializers.ModelSerializer):

@@ -41,12 +41,7 @@ from tournaments.models import (
     Tournament,
 )
 from tournaments.selectors import team_get, tournaments_stalled_ids
-from tournaments.serializers import (
-    ParticipantSerializer,
-    TournamentSerializer,
-    participant_data,
-    tournament_data,
-)
+from tournaments.serializers import participant_data, tournament_data
 from users.models import User
 from wallets.errors import InsufficientFunds
 from wallets.models import Posting
@@ -218,8 +213,8 @@ def tournament_leave(*, tournament_id: int, user: User) -> Participant:
                 (
                     "participant.left",
                     {
-                        "participant": ParticipantSerializer(participant).data,
-                        "tournament": TournamentSerializer(tournament).data,
+                        "participant": participant_data(participant),
+                        "tournament": tournament_data(tournament),
                     },
                 )
             ],
@@ -251,9 +246,7 @@ def tournament_cancel(*, tournament_id: int, user: User) -> Tournament:
         )
         events_append(
             tournament=tournament,
-            events=[
-                ("tournament.cancelled", {"tournament": TournamentSerializer(tournament).data})
-            ],
+            events=[("tournament.cancelled", {"tournament": tournament_data(tournament)})],
         )
         if pending:
             tasks.tournament_refunds_chunk_run.delay_on_commit(tournament.pk)
@@ -292,7 +285,7 @@ def tournament_refunds_chunk(*, tournament_id: int, limit: int | None = None) ->
                 (
                     "refunds.progress",
                     {
-                        "tournament": TournamentSerializer(tournament).data,
+                        "tournament": tournament_data(tournament),
                         "refunded": refunded,
                         "refunds_pending": tournament.refunds_pending,
                     },
