@@ -51,6 +51,14 @@ free port (``--port``), runs the phases, stops daphne and drops the database (un
 ``--keep``). It uses Redis database 14 (flushed at the start and at the end: the queued
 notification tasks) and touches nothing else.
 
+The floor
+---------
+After the joins, one more http phase (``floor``) sends the same number of the cheapest
+authenticated API request, ``GET /api/me`` with each captain's token (token auth, one
+indexed SELECT, a small JSON body), through the same daphne process from the same
+threads. It is what the stack costs per request before a join does anything: its rate
+against the raw join rate is the ceiling of http/raw on this machine.
+
 Phase order: warm-up (http, then raw; not timed), then per scenario http, then raw, each
 after a CHECKPOINT so that neither pays for the other's dirty pages. Client threads run on
 the same machine as daphne and PostgreSQL and share its cores with them. The benchmark
@@ -414,6 +422,23 @@ def http_phase(port: int, jobs: list[tuple], threads: int, measure=dict):
     return run_concurrently(jobs, threads, open_client, do_job, lambda conn: conn.close(), measure)
 
 
+def floor_phase(port: int, teams: list[dict], threads: int, measure=dict):
+    """``GET /api/me`` with each captain's token: the cheapest authenticated request."""
+
+    def open_client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.connect()
+        return conn
+
+    def do_job(conn, team):
+        conn.request("GET", "/api/me", headers={"Authorization": f"Token {team['token']}"})
+        response = conn.getresponse()
+        response.read()
+        return "ok" if response.status == 200 else str(response.status)
+
+    return run_concurrently(teams, threads, open_client, do_job, lambda conn: conn.close(), measure)
+
+
 # --- The raw SQL path ------------------------------------------------------------------------
 
 
@@ -623,7 +648,7 @@ def _cpu_cell(result: PhaseResult, part: str, width: int) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width}.1f}"
 
 
-def report(results: list[PhaseResult]) -> dict[str, float]:
+def report(results: list[PhaseResult], floor: PhaseResult) -> dict[str, float]:
     header = (
         f"{'scenario':<8} {'path':<5} {'joins':>6} {'failed':>6} {'seconds':>8} "
         f"{'joins/s':>8} {'p50 ms':>7} {'p95 ms':>7}   cpu ms/join: "
@@ -632,7 +657,7 @@ def report(results: list[PhaseResult]) -> dict[str, float]:
     print()
     print(header)
     print("-" * len(header))
-    for r in results:
+    for r in [*results, floor]:
         print(
             f"{r.scenario:<8} {r.path:<5} {r.joins:>6} {r.attempted - r.joins:>6} "
             f"{r.seconds:>8.2f} {r.rate:>8.1f} {r.percentile_ms(50):>7.1f} "
@@ -646,7 +671,11 @@ def report(results: list[PhaseResult]) -> dict[str, float]:
         raw = by_key[(scenario, "raw")].rate
         ratios[scenario] = round(by_key[(scenario, "http")].rate / raw, 3) if raw else 0.0
         print(f"http/raw {scenario:<7} {ratios[scenario]:.2f}   (goal >= 0.50)")
-    for r in results:
+        if raw:
+            ceiling = floor.rate / raw
+            ratios[f"floor-{scenario}"] = round(ceiling, 3)
+            print(f"floor/raw {scenario:<6} {ceiling:.2f}   (GET /api/me against raw joins)")
+    for r in [*results, floor]:
         failures = {k: v for k, v in r.outcomes.items() if k != "ok"}
         if failures:
             print(f"failures {r.scenario}/{r.path}: {failures}")
@@ -728,7 +757,12 @@ def main() -> None:
                 )
                 checks[f"{scenario}-{path}"] = rows_written(args.database, group)
 
-        ratios = report(results)
+        print(f"floor: {len(teams)} GET /api/me, {args.threads} threads")
+        floor = PhaseResult(
+            "floor", "http", len(teams),
+            *floor_phase(port, teams, args.threads, functools.partial(cpu_snapshot, daphne.pid)),
+        )  # fmt: skip
+        ratios = report(results, floor)
         for scenario in SCENARIOS:
             if checks[f"{scenario}-http"] != checks[f"{scenario}-raw"]:
                 print(
@@ -758,6 +792,7 @@ def main() -> None:
                     },
                     "tasks_queued": queued,
                     "results": [r.as_dict() for r in results],
+                    "floor": floor.as_dict(),
                     "ratio_http_over_raw": ratios,
                     "rows_written": checks,
                     "ledger_balanced": balanced,
