@@ -44,10 +44,11 @@ class MatchSerializer(serializers.ModelSerializer):
 # --- Output on the hot paths (as in tournaments.serializers) ---------------------------------
 
 # Built once per process: building a serializer's fields is most of the cost of rendering
-# one match, and the serializer's fields refer back to it, so every instance is cyclic
-# garbage that only the garbage collector frees. At 20 reports/s with 1,000 live sockets in
-# the process (bench/fanout.py) the objects those cycles kept alive past a young collection
-# made the collector run full collections that each held the event loop 30-160 ms.
+# one match, and a serializer and its fields refer to each other, so every instance built
+# is cyclic garbage that only the garbage collector frees. Under bench/fanout.py (20
+# reports/s, 1,000 sockets) serializers, their fields and validators were most of what the
+# collector found (gc.DEBUG_SAVEALL); a collection of the oldest generation in such a
+# process held the event loop, and every spectator's frame, for 20-250 ms.
 _MATCH_REPORT = MatchReportSerializer()
 _MATCH = MatchSerializer()
 
