@@ -207,3 +207,22 @@ def test_match_admin_shows_a_match_with_its_reports_read_only(client, admin_user
     assert response.status_code == 200
     assert b"awaiting_confirmation" in response.content or b"Awaiting" in response.content
     assert client.get("/admin/matches/match/add/", secure=True).status_code == 403
+
+
+def test_the_asgi_application_freezes_what_start_up_loaded():
+    # A fresh process: what the server imports, then what the collector will skip.
+    probe = (
+        "import gc, sys; import project.asgi; "
+        "print(gc.get_freeze_count(), 'matches.views' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], **PRODUCTION},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    frozen, views_loaded = result.stdout.split()
+    assert int(frozen) > 50_000 and views_loaded == "True"
