@@ -47,8 +47,8 @@ class MatchSerializer(serializers.ModelSerializer):
 # one match, and a serializer and its fields refer to each other, so every instance built
 # is cyclic garbage that only the garbage collector frees. Under bench/fanout.py (20
 # reports/s, 1,000 sockets) serializers, their fields and validators were most of what the
-# collector found (gc.DEBUG_SAVEALL); a collection of the oldest generation in such a
-# process held the event loop, and every spectator's frame, for 20-250 ms.
+# collector found (gc.DEBUG_SAVEALL); a full collection in such a process held the event
+# loop, and every spectator's frame, for 170-268 ms (see project/asgi.py).
 _MATCH_REPORT = MatchReportSerializer()
 _MATCH = MatchSerializer()
 
