@@ -14,7 +14,7 @@ from matches.serializers import (
     matches_data,
 )
 from tournaments.selectors import tournament_get
-from tournaments.serializers import TournamentDetailSerializer
+from tournaments.serializers import TournamentDetailSerializer, tournament_detail_data
 
 
 def _valid(serializer_class, request) -> dict:
@@ -32,9 +32,7 @@ class TournamentStartView(APIView):
     def post(self, request, tournament_id: int):
         data = _valid(StartInput, request)
         services.tournament_start(tournament_id=tournament_id, user=request.user, **data)
-        return Response(
-            TournamentDetailSerializer(tournament_get(tournament_id=tournament_id)).data
-        )
+        return Response(tournament_detail_data(tournament_get(tournament_id=tournament_id)))
 
 
 class TournamentBracketView(APIView):

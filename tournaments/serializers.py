@@ -92,6 +92,9 @@ class TournamentEventSerializer(serializers.ModelSerializer):
 # schema documents).
 _PARTICIPANT = ParticipantSerializer()
 _TOURNAMENT = TournamentSerializer()
+_TOURNAMENT_DETAIL = TournamentDetailSerializer()
+_TEAM = TeamSerializer()
+_EVENT = TournamentEventSerializer()
 
 
 def participant_data(participant: Participant) -> dict:
@@ -102,6 +105,21 @@ def participant_data(participant: Participant) -> dict:
 def tournament_data(tournament: Tournament) -> dict:
     """``TournamentSerializer(tournament).data``, without building the serializer."""
     return _TOURNAMENT.to_representation(tournament)
+
+
+def tournament_detail_data(tournament: Tournament) -> dict:
+    """``TournamentDetailSerializer(tournament).data``, without building the serializer."""
+    return _TOURNAMENT_DETAIL.to_representation(tournament)
+
+
+def team_data(team: Team) -> dict:
+    """``TeamSerializer(team).data``, without building the serializer."""
+    return _TEAM.to_representation(team)
+
+
+def events_data(events) -> list[dict]:
+    """``TournamentEventSerializer(events, many=True).data``, without building serializers."""
+    return [_EVENT.to_representation(event) for event in events]
 
 
 # --- Input --------------------------------------------------------------------------------

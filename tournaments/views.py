@@ -22,7 +22,11 @@ from tournaments.serializers import (
     TournamentEventSerializer,
     TournamentJoinSerializer,
     TournamentSerializer,
+    events_data,
     participant_data,
+    team_data,
+    tournament_data,
+    tournament_detail_data,
 )
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -67,14 +71,14 @@ class TournamentListView(ListAPIView):
         tournament = services.tournament_create(
             organizer=request.user, **_valid(TournamentCreateSerializer, request)
         )
-        return Response(TournamentSerializer(tournament).data, status=status.HTTP_201_CREATED)
+        return Response(tournament_data(tournament), status=status.HTTP_201_CREATED)
 
 
 class TournamentDetailView(APIView):
     @extend_schema(responses={200: TournamentDetailSerializer}, tags=["tournaments"])
     def get(self, request, tournament_id: int):
         tournament = selectors.tournament_get(tournament_id=tournament_id)
-        return Response(TournamentDetailSerializer(tournament).data)
+        return Response(tournament_detail_data(tournament))
 
 
 class TournamentJoinView(APIView):
@@ -113,7 +117,7 @@ class TournamentLeaveView(APIView):
     def post(self, request, tournament_id: int):
         def leave():
             participant = services.tournament_leave(tournament_id=tournament_id, user=request.user)
-            return status.HTTP_200_OK, ParticipantSerializer(participant).data
+            return status.HTTP_200_OK, participant_data(participant)
 
         return run_idempotent(request, leave)
 
@@ -124,7 +128,7 @@ class TournamentCancelView(APIView):
     @extend_schema(request=None, responses={202: TournamentSerializer}, tags=["tournaments"])
     def post(self, request, tournament_id: int):
         tournament = services.tournament_cancel(tournament_id=tournament_id, user=request.user)
-        return Response(TournamentSerializer(tournament).data, status=status.HTTP_202_ACCEPTED)
+        return Response(tournament_data(tournament), status=status.HTTP_202_ACCEPTED)
 
 
 class TournamentEventsView(APIView):
@@ -159,7 +163,7 @@ class TournamentEventsView(APIView):
         return Response(
             {
                 "version": tournament.version,
-                "events": TournamentEventSerializer(events, many=True).data,
+                "events": events_data(events),
             }
         )
 
@@ -170,13 +174,13 @@ class TeamCreateView(APIView):
     @extend_schema(request=TeamCreateSerializer, responses={201: TeamSerializer}, tags=["teams"])
     def post(self, request):
         team = services.team_create(user=request.user, **_valid(TeamCreateSerializer, request))
-        return Response(TeamSerializer(team).data, status=status.HTTP_201_CREATED)
+        return Response(team_data(team), status=status.HTTP_201_CREATED)
 
 
 class TeamDetailView(APIView):
     @extend_schema(responses={200: TeamSerializer}, tags=["teams"])
     def get(self, request, team_id: int):
-        return Response(TeamSerializer(selectors.team_get(team_id=team_id)).data)
+        return Response(team_data(selectors.team_get(team_id=team_id)))
 
 
 class TeamInviteView(APIView):
@@ -206,7 +210,7 @@ class TeamAcceptView(APIView):
     @extend_schema(request=None, responses={200: TeamSerializer}, tags=["teams"])
     def post(self, request, team_id: int):
         services.team_accept(team_id=team_id, user=request.user)
-        return Response(TeamSerializer(selectors.team_get(team_id=team_id)).data)
+        return Response(team_data(selectors.team_get(team_id=team_id)))
 
 
 class TeamMemberView(APIView):
