@@ -395,12 +395,18 @@ def jobs_for(scenario: str, teams: list[dict], tournaments: list[dict]) -> list[
 # --- The HTTP path ---------------------------------------------------------------------------
 
 
-def http_phase(port: int, jobs: list[tuple], threads: int, measure=dict):
+def _keep_alive_phase(port: int, jobs: list, threads: int, do_job, measure):
+    """``do_job(conn, job)`` for every job over keep-alive connections to daphne, one each."""
+
     def open_client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         conn.connect()  # before the clock starts, like the raw path's connections
         return conn
 
+    return run_concurrently(jobs, threads, open_client, do_job, lambda conn: conn.close(), measure)
+
+
+def http_phase(port: int, jobs: list[tuple], threads: int, measure=dict):
     def do_job(conn, job):
         tournament, team = job
         conn.request(
@@ -419,16 +425,11 @@ def http_phase(port: int, jobs: list[tuple], threads: int, measure=dict):
             code = ""
         return f"{response.status} {code}".strip()
 
-    return run_concurrently(jobs, threads, open_client, do_job, lambda conn: conn.close(), measure)
+    return _keep_alive_phase(port, jobs, threads, do_job, measure)
 
 
 def floor_phase(port: int, teams: list[dict], threads: int, measure=dict):
     """``GET /api/me`` with each captain's token: the cheapest authenticated request."""
-
-    def open_client():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.connect()
-        return conn
 
     def do_job(conn, team):
         conn.request("GET", "/api/me", headers={"Authorization": f"Token {team['token']}"})
@@ -436,7 +437,7 @@ def floor_phase(port: int, teams: list[dict], threads: int, measure=dict):
         response.read()
         return "ok" if response.status == 200 else str(response.status)
 
-    return run_concurrently(teams, threads, open_client, do_job, lambda conn: conn.close(), measure)
+    return _keep_alive_phase(port, teams, threads, do_job, measure)
 
 
 # --- The raw SQL path ------------------------------------------------------------------------
