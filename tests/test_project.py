@@ -13,16 +13,20 @@ from project.celery import app as celery_app
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def manage(*args, **env):
-    """Run manage.py in a fresh process with exactly the given environment (plus PATH)."""
+def python(*args, **env):
+    """Run Python in a fresh process with exactly the given environment (plus PATH)."""
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=ROOT,
         env={"PATH": os.environ["PATH"], **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def manage(*args, **env):
+    return python("manage.py", *args, **env)
 
 
 PRODUCTION = {
@@ -215,14 +219,7 @@ def test_the_asgi_application_freezes_what_start_up_loaded():
         "import gc, sys; import project.asgi; "
         "print(gc.get_freeze_count(), 'matches.views' in sys.modules)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env={"PATH": os.environ["PATH"], **PRODUCTION},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = python("-c", probe, **PRODUCTION)
     assert result.returncode == 0, result.stderr
     frozen, views_loaded = result.stdout.split()
     assert int(frozen) > 50_000 and views_loaded == "True"
