@@ -47,8 +47,9 @@ from notifications.services import (
     match_result_confirmed_notify,
     match_result_disputed_notify,
 )
-from tournaments.errors import InvalidTransition, NotOrganizer, TournamentNotFound
+from tournaments.errors import InvalidTransition, NotOrganizer
 from tournaments.events import events_append, tournament_row_update
+from tournaments.locks import tournament_lock
 from tournaments.models import Participant, ParticipantMember, Tournament
 from tournaments.selectors import tournaments_stalled_ids
 from tournaments.serializers import participant_data, tournament_data
@@ -85,9 +86,7 @@ def tournament_start(
 ) -> Tournament:
     """Close registration, seed the participants and create every match in one go."""
     with transaction.atomic():
-        tournament = Tournament.objects.select_for_update().filter(pk=tournament_id).first()
-        if tournament is None:
-            raise TournamentNotFound(f"There is no tournament {tournament_id}.")
+        tournament = tournament_lock(tournament_id)  # first: it touches no match row yet
         _organizer_check(tournament, user)
         if tournament.status != Tournament.Status.REGISTRATION:
             raise InvalidTransition(f"The tournament is {tournament.status}; it cannot start.")
@@ -335,6 +334,8 @@ class _Progress:
         self.round_done: int | None = None
         self.finished = False
         self.became_ready: list[int] = []
+        # The second grand final that undoing the first one's result is about to delete.
+        self.kept_second_grand_final: Match | None = None
 
     def touch(self, match: Match, event: str) -> None:
         self.changed[match.pk] = match
@@ -398,7 +399,19 @@ class _Progress:
         self.settle(target)
 
     def _grand_final_reset(self, first: Match) -> None:
-        """The losers-bracket finalist won the grand final: both now have one loss."""
+        """The losers-bracket finalist won the grand final: both now have one loss.
+
+        An override of the first grand final that ends it this way again keeps the second
+        one that the previous result made (it is still ready, with the same two sides:
+        ``_unadvance`` refuses otherwise), instead of deleting it and inserting another in
+        its place, which the unique place of a match refuses until the delete is written.
+        """
+        kept = self.kept_second_grand_final
+        if kept is not None and kept.pk in self.deleted:
+            self.deleted.remove(kept.pk)
+            first.next_match, first.next_slot = kept, ""
+            self.touch(kept, "match.updated")
+            return
         second = Match.objects.create(
             tournament=self.tournament,
             bracket=Match.Bracket.GRAND_FINAL,
@@ -429,19 +442,23 @@ class _Progress:
         if match.bracket == Match.Bracket.GROUP:
             if self.tournament.format != Format.SWISS:
                 return  # round robin rounds do not depend on each other
-            later = Match.objects.filter(
-                tournament=self.tournament, bracket=Match.Bracket.GROUP, round__gt=match.round
-            )
-            if (
-                later.exclude(is_bye=True)
+            # The next swiss round was paired on this result: delete it, to be paired again
+            # when the result is in, unless it has results. Its matches are locked first
+            # (after this one, as the lock order wants: downstream) and checked under the
+            # lock, so a report on one of them either committed before, and refuses this,
+            # or waits and then finds its match gone (404).
+            later = list(
+                Match.objects.select_for_update()
                 .filter(
-                    status__in=[Status.COMPLETED, Status.AWAITING_CONFIRMATION, Status.DISPUTED]
+                    tournament=self.tournament, bracket=Match.Bracket.GROUP, round__gt=match.round
                 )
-                .exists()
-            ):
+                .order_by("pk")
+                .values_list("pk", "status", "is_bye")
+            )
+            played = (Status.COMPLETED, Status.AWAITING_CONFIRMATION, Status.DISPUTED)
+            if any(status in played and not is_bye for _, status, is_bye in later):
                 raise DownstreamPlayed("A later round already has results.")
-            # The next swiss round was paired on this result: pair it again when it is in.
-            self.deleted.extend(later.values_list("pk", flat=True))
+            self.deleted.extend(pk for pk, _, _ in later)
             return
         feeds = [
             (match.next_match_id, match.winner_id),
@@ -456,6 +473,7 @@ class _Progress:
                 if target.status != Status.READY:
                     raise DownstreamPlayed("The second grand final already has a result.")
                 self.deleted.append(target.pk)
+                self.kept_second_grand_final = target
                 match.next_match = None
                 continue
             if target.is_bye and target.status == Status.COMPLETED:
@@ -472,8 +490,20 @@ class _Progress:
 
     def save(self) -> None:
         """Write what changed, finish the tournament if it is over, and send the events,
-        taking their versions in the same tournament UPDATE that records the finish."""
+        taking their versions in the same tournament UPDATE that records the finish.
+
+        Whether a round or the tournament is over is decided under the tournament's lock
+        (``tournaments.locks``), taken after every match row this change locked: a
+        concurrent result has then either committed, and is seen, or waits for this one.
+        Without it two results that each finished the last open match of a round both saw
+        the other open, or both completed the tournament and awarded its prizes twice.
+        Other changes take the lock with their guarded UPDATE at the end.
+        """
+        if self.round_done is not None or self.finished:
+            self._tournament_lock()
         if self.deleted:
+            # Before the matches of the new state are written: a second grand final or a
+            # swiss round made again takes the places of the ones deleted here.
             Match.objects.filter(pk__in=self.deleted).delete()
             for pk in self.deleted:
                 self.changed.pop(pk, None)
@@ -489,7 +519,13 @@ class _Progress:
         ]
         self.notify()
         if not self.finished:
-            tournament_row_update(self.tournament, events=len(events))
+            if not tournament_row_update(
+                self.tournament,
+                events=len(events),
+                where_sql="status = %s",
+                where_params=[Tournament.Status.IN_PROGRESS],
+            ):
+                raise MatchClosed("The tournament is no longer in progress.")
             events_append(tournament=self.tournament, events=events)
             return
 
@@ -519,6 +555,13 @@ class _Progress:
             )
         )
         events_append(tournament=self.tournament, events=events)
+
+    def _tournament_lock(self) -> None:
+        """Lock the tournament row; refuse if it is no longer in progress (it completed or
+        was cancelled while this change waited for its match rows)."""
+        status = tournament_lock(self.tournament.pk).status
+        if status != Tournament.Status.IN_PROGRESS:
+            raise MatchClosed(f"The tournament is {status}.")
 
     def notify(self) -> None:
         """Tell the players what this change means for them, once it commits."""
@@ -634,20 +677,23 @@ def tournament_payouts_chunk(*, tournament_id: int, limit: int | None = None) ->
     refuses a second prize posting for one participant whatever happens. A worker that dies
     mid-chunk leaves nothing of it: the chunk is one transaction.
     """
-    tournament = Tournament.objects.filter(
-        pk=tournament_id, status=Tournament.Status.COMPLETED, payouts_pending__gt=0
-    ).first()
-    if tournament is None:
-        return 0
-    limit = limit or max(1, settings.PAYOUTS_CHUNK_LINES // (tournament.team_size + 1))
-    ids = list(
-        PrizeAward.objects.filter(tournament_id=tournament.pk, paid=False)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    if not ids:
-        return 0
     with transaction.atomic():
+        # The tournament row first (tournaments.locks), then the accounts, then the awards.
+        tournament = (
+            Tournament.objects.select_for_update()
+            .filter(pk=tournament_id, status=Tournament.Status.COMPLETED, payouts_pending__gt=0)
+            .first()
+        )
+        if tournament is None:
+            return 0
+        limit = limit or max(1, settings.PAYOUTS_CHUNK_LINES // (tournament.team_size + 1))
+        ids = list(
+            PrizeAward.objects.filter(tournament_id=tournament.pk, paid=False)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return 0
         paid = _awards_pay(tournament=tournament, first=ids[0], last=ids[-1])
         if not paid:
             return 0
@@ -837,8 +883,27 @@ def _result_check(
             f"Participant {winner_id} does not play in this match.",
             fields={"winner": [f"One of {match.participant_a_id} or {match.participant_b_id}."]},
         )
-    if scores is not None and len(scores) != 2:
+    if scores is None:
+        return
+    if len(scores) != 2:
         raise InvalidResult("Scores are [side a, side b].", fields={"scores": ["Two numbers."]})
+    # The scores must tell the same story as the winner: the side named has more, and a
+    # draw is level. Stored otherwise, standings and spectators would show two results.
+    score_a, score_b = scores
+    if winner_id is None and score_a != score_b:
+        raise InvalidResult(
+            f"A draw has level scores, not {score_a}-{score_b}.",
+            fields={"scores": ["Level scores for a draw, or name the winner."]},
+        )
+    if winner_id is not None:
+        winner_score, loser_score = (
+            (score_a, score_b) if winner_id == match.participant_a_id else (score_b, score_a)
+        )
+        if winner_score <= loser_score:
+            raise InvalidResult(
+                f"The winner's score must be the higher one, not {score_a}-{score_b}.",
+                fields={"scores": [f"Participant {winner_id}'s score must be higher."]},
+            )
 
 
 def _organizer_check(tournament: Tournament, user: User) -> None:

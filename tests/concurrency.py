@@ -1,8 +1,9 @@
 """Run many requests at once from real threads, each with its own database connection."""
 
 import threading
+import time
 
-from django.db import connections
+from django.db import connections, transaction
 
 # PostgreSQL allows 100 connections here; leave room for the test's own connection.
 MAX_THREADS = 60
@@ -39,3 +40,84 @@ def run_concurrently(calls, *, threads: int = MAX_THREADS) -> list:
     for thread in workers:
         thread.join()
     return results
+
+
+# --- Interleavings made exact -------------------------------------------------------------
+
+
+class Background:
+    """Run ``call`` in a thread of its own (its own database connection); ``result()``
+    waits for it and returns its result, or the exception it raised."""
+
+    def __init__(self, call):
+        self._value = None
+        self._thread = threading.Thread(target=self._run, args=(call,))
+        self._thread.start()
+
+    def _run(self, call):
+        try:
+            self._value = call()
+        except Exception as error:  # noqa: BLE001 - reported to the test
+            self._value = error
+        finally:
+            connections.close_all()
+
+    def result(self, timeout: float = 30):
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the call did not finish"
+        return self._value
+
+
+class HeldOpen:
+    """Run ``call`` in a thread inside a transaction that stays open until ``commit()``.
+
+    What the call locked and wrote stays locked and uncommitted meanwhile, so that a test
+    can start a concurrent action at exactly that point. The call's own ``atomic`` blocks
+    become savepoints of the held transaction; its on-commit work runs at ``commit()``.
+    """
+
+    def __init__(self, call):
+        self._called = threading.Event()
+        self._release = threading.Event()
+        self.value = None
+        self._thread = threading.Thread(target=self._run, args=(call,))
+        self._thread.start()
+        assert self._called.wait(30), "the call did not finish"
+        if isinstance(self.value, Exception):
+            self.commit()
+            raise self.value
+
+    def _run(self, call):
+        try:
+            with transaction.atomic():
+                try:
+                    self.value = call()
+                except Exception as error:  # noqa: BLE001 - raised in the test's thread
+                    self.value = error
+                finally:
+                    self._called.set()
+                self._release.wait(60)
+        finally:
+            connections.close_all()
+
+    def commit(self):
+        self._release.set()
+        self._thread.join(30)
+        assert not self._thread.is_alive()
+
+
+def wait_for_lock_waiters(count: int, timeout: float = 10) -> None:
+    """Wait until ``count`` sessions on the test database wait for a lock (row or
+    transaction), that is until the concurrent actions started have reached the lock that
+    the interleaving is about."""
+    deadline = time.monotonic() + timeout
+    with connections["default"].cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0] >= count:
+                return
+            assert time.monotonic() < deadline, f"fewer than {count} sessions wait for a lock"
+            time.sleep(0.02)

@@ -1,10 +1,9 @@
 """Writes for tournaments and teams.
 
-Lock order, the same in every action so that concurrent actions queue instead of
-deadlocking: ledger accounts (in pk order, ``wallets.services.accounts_lock``), then
-participants (pk order), then the tournament row, which is the hottest row and is touched
-last, by one guarded ``UPDATE`` that also checks the rule it enforces (capacity, status)
-and bumps the event version.
+Every action takes its locks in the one order of ``tournaments.locks``: the tournament row
+first, then the ledger accounts (pk order), then the participants (pk order). The change to
+the tournament row itself is one guarded ``UPDATE`` that also checks the rule it enforces
+(capacity, status) and bumps the event version (``tournaments.events``).
 """
 
 from __future__ import annotations
@@ -29,9 +28,9 @@ from tournaments.errors import (
     NotRegistered,
     RegistrationClosed,
     TournamentFull,
-    TournamentNotFound,
 )
 from tournaments.events import events_append, tournament_row_update
+from tournaments.locks import tournament_lock
 from tournaments.models import (
     Participant,
     ParticipantMember,
@@ -39,6 +38,7 @@ from tournaments.models import (
     TeamInvite,
     TeamMember,
     Tournament,
+    prize_split_errors,
 )
 from tournaments.selectors import team_get, tournaments_stalled_ids
 from tournaments.serializers import participant_data, tournament_data
@@ -74,6 +74,11 @@ def tournament_create(
     prize_split: list[int] | None = None,
     swiss_rounds: int | None = None,
 ) -> Tournament:
+    prize_split = [100] if prize_split is None else prize_split
+    # Checked here, not only in the REST input: a split that does not sum to 100 would make
+    # the result that completes the tournament fail, so the tournament could never end.
+    if errors := prize_split_errors(prize_split):
+        raise InvalidInput("The prize split is not valid.", fields={"prize_split": errors})
     with transaction.atomic():
         tournament = Tournament(
             organizer=organizer,
@@ -83,7 +88,7 @@ def tournament_create(
             team_size=team_size,
             max_participants=max_participants,
             entry_fee=entry_fee,
-            prize_split=prize_split or [100],
+            prize_split=prize_split,
             swiss_rounds=swiss_rounds,
         )
         tournament.escrow = escrow_create(label=f"prize pool of {name}"[:120])
@@ -101,18 +106,23 @@ def tournament_join(
     """Register a player (solo) or a team's roster, charging every member the entry fee.
 
     One transaction, a constant number of statements whatever the roster size: lock the
-    roster's wallets and the escrow; check funds on the locked rows; one query for "is any
-    member already registered"; take a place with a guarded UPDATE; insert the participant,
-    its roster and the ledger lines in bulk. Either all of it happens or none.
-    """
-    tournament = _tournament_get(tournament_id)
-    team, roster = _roster_resolve(
-        tournament=tournament, user=user, team_id=team_id, member_ids=member_ids
-    )
-    roster_ids = [member.pk for member in roster]
-    fee = tournament.entry_fee
+    tournament, then the roster's wallets and the escrow; check funds on the locked rows;
+    one query for "is any member already registered"; take a place with a guarded UPDATE;
+    insert the participant, its roster and the ledger lines in bulk. Either all of it
+    happens or none.
 
+    The "already registered" check is part of the write because it runs under the
+    tournament's lock, which every join holds to its end: a concurrent join sharing a
+    player has committed (and is seen) or waits. Free joins lock no wallet, so without it
+    two of them passed the check together and the second hit the unique membership index.
+    """
     with transaction.atomic():
+        tournament = tournament_lock(tournament_id)
+        team, roster = _roster_resolve(
+            tournament=tournament, user=user, team_id=team_id, member_ids=member_ids
+        )
+        roster_ids = [member.pk for member in roster]
+        fee = tournament.entry_fee
         locked = {}
         if fee:
             locked = accounts_lock(ids=[tournament.escrow_id], user_ids=roster_ids)
@@ -141,9 +151,8 @@ def tournament_join(
             where_sql="status = %s AND participant_count < max_participants",
             where_params=[Status.REGISTRATION],
         )
-        if not admitted:
-            status = Tournament.objects.values_list("status", flat=True).get(pk=tournament.pk)
-            if status != Status.REGISTRATION:
+        if not admitted:  # the status and count of the locked row say why
+            if tournament.status != Status.REGISTRATION:
                 raise RegistrationClosed("Registration for this tournament is closed.")
             raise TournamentFull("This tournament is full.")
 
@@ -189,12 +198,11 @@ def tournament_join(
 
 def tournament_leave(*, tournament_id: int, user: User) -> Participant:
     """Withdraw the user's participant and refund every member's fee at once."""
-    tournament = _tournament_get(tournament_id)
-    participant = _participant_to_withdraw(tournament=tournament, user=user)
-    if tournament.status != Status.REGISTRATION:
-        raise RegistrationClosed("Registration is closed; participants can no longer leave.")
-
     with transaction.atomic():
+        tournament = tournament_lock(tournament_id)
+        participant = _participant_to_withdraw(tournament=tournament, user=user)
+        if tournament.status != Status.REGISTRATION:
+            raise RegistrationClosed("Registration is closed; participants can no longer leave.")
         refunded = _participants_refund(
             tournament=tournament,
             participant_ids=[participant.pk],
@@ -228,11 +236,10 @@ def tournament_cancel(*, tournament_id: int, user: User) -> Tournament:
     The refunds are a chain of chunk tasks (``tournament_refunds_chunk``), the first enqueued
     when this transaction commits; ``refunds_pending`` counts down to 0 as chunks commit.
     """
-    tournament = _tournament_get(tournament_id)
-    _organizer_check(tournament, user)
     with transaction.atomic():
         # Lock first, count after: a join that committed while we waited is then counted.
-        tournament = Tournament.objects.select_for_update().get(pk=tournament.pk)
+        tournament = tournament_lock(tournament_id)
+        _organizer_check(tournament, user)
         if tournament.status not in (Status.REGISTRATION, Status.IN_PROGRESS):
             raise InvalidTransition(f"A {tournament.status} tournament cannot be cancelled.")
         pending = Participant.objects.filter(
@@ -265,17 +272,21 @@ def tournament_refunds_chunk(*, tournament_id: int, limit: int | None = None) ->
     worker that dies mid-chunk leaves nothing of it: the chunk is one transaction.
     """
     limit = limit or settings.REFUNDS_CHUNK_SIZE
-    tournament = Tournament.objects.filter(pk=tournament_id, status=Status.CANCELLED).first()
-    if tournament is None:
-        return 0
-    ids = list(
-        Participant.objects.filter(tournament=tournament, status=Participant.Status.REGISTERED)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    if not ids:
-        return 0
     with transaction.atomic():
+        tournament = (
+            Tournament.objects.select_for_update()
+            .filter(pk=tournament_id, status=Status.CANCELLED)
+            .first()
+        )
+        if tournament is None:
+            return 0
+        ids = list(
+            Participant.objects.filter(tournament=tournament, status=Participant.Status.REGISTERED)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return 0
         refunded = _participants_refund_chunk(tournament=tournament, participant_ids=ids)
         if not refunded:
             return 0
@@ -490,14 +501,6 @@ def team_member_remove(*, team_id: int, by_user: User, user_id: int) -> None:
 
 
 # --- Helpers --------------------------------------------------------------------------------
-
-
-def _tournament_get(tournament_id: int) -> Tournament:
-    # get(), not filter().first(): no ORDER BY to compile for a lookup by primary key.
-    try:
-        return Tournament.objects.get(pk=tournament_id)
-    except Tournament.DoesNotExist:
-        raise TournamentNotFound(f"There is no tournament {tournament_id}.") from None
 
 
 def _participant_insert(*, participant: Participant, roster: list[User]) -> Participant:

@@ -1,0 +1,52 @@
+"""The one lock order for a tournament's rows.
+
+Every action that changes a tournament or anything that belongs to it takes its row locks
+in this order, and never the other way round, so that two actions that meet queue behind
+each other instead of deadlocking (PostgreSQL aborts one of a deadlocked pair, and the
+request that loses answers 500):
+
+0. the ``Idempotency-Key`` record of the request, if it has one (``wallets.idempotency``);
+1. match rows: the match acted on, then the matches it feeds, each step in pk order
+   (``matches.services``: ``_match_lock``, ``_matches_lock``; a swiss reset locks the later
+   rounds it is about to delete);
+2. the tournament row (``tournament_lock``, or the guarded ``UPDATE`` of
+   ``tournaments.events.tournament_row_update`` when nothing before it depends on the
+   tournament's state);
+3. ledger accounts, in pk order (``wallets.services.accounts_lock``): the prize-pool escrow
+   and the players' wallets;
+4. participants, in pk order, then the rows that hang off them (memberships, prize awards).
+
+Who takes which:
+
+- join, leave, start, cancel, the refund and payout chunks lock the tournament row first
+  (they touch no match row): its status and counters are then the ones they act on, and
+  every one of them is serialised against the others on that one row. A join's "is a
+  member already registered" check runs under that lock, so two joins sharing a player,
+  paid or free, cannot both pass it.
+- report, resolve, reset and the confirmation deadline lock their match rows, then the
+  tournament row, before any decision that depends on the tournament (whether it is still
+  in progress, whether a round or the whole tournament is over) and before the prize
+  accounts. The completion of a round or of the tournament is therefore decided once, by
+  the one transaction holding the tournament's lock that sees the last result.
+
+Match rows come before the tournament row because a result must lock the matches it feeds
+while it works out what changes, and a second action on one of those matches holds it
+while it waits for the tournament.
+"""
+
+from __future__ import annotations
+
+from tournaments.errors import TournamentNotFound
+from tournaments.models import Tournament
+
+
+def tournament_lock(tournament_id: int) -> Tournament:
+    """The tournament, locked until the transaction ends (step 2 of the order above).
+
+    Must run inside ``transaction.atomic``. The row it returns is read after the lock is
+    granted, so its status and counters include every change committed before.
+    """
+    try:
+        return Tournament.objects.select_for_update().get(pk=tournament_id)
+    except Tournament.DoesNotExist:
+        raise TournamentNotFound(f"There is no tournament {tournament_id}.") from None
