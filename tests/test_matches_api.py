@@ -177,6 +177,90 @@ def test_resetting_the_first_grand_final_removes_the_second_with_an_event(cup):
     assert names == [("match.removed", second_final["id"]), ("match.reset", None)]
 
 
+def _to_the_second_grand_final(driver):
+    """Play a double elimination of 4 until the losers-bracket side won the first grand
+    final; returns the first and second grand finals."""
+    while playable := driver.playable():
+        match = playable[0]
+        if match["bracket"] == "grand_final":
+            driver.play(match, match["participant_b"])  # the losers-bracket side wins
+            break
+        driver.play(match, match["participant_a"])
+    first, second = [m for m in driver.bracket() if m["bracket"] == "grand_final"]
+    return first, second
+
+
+def test_overriding_the_first_grand_final_the_same_way_keeps_the_second(cup):
+    """The second grand final used to be made again before the old one was deleted, which
+    its unique place refused: every such resolve answered 500."""
+    driver = cup(4, format="double_elimination")
+    first, second = _to_the_second_grand_final(driver)
+    version = driver.refreshed().version
+
+    response = driver.organizer_post(
+        first, "resolve", {"winner": first["participant_b"], "scores": [1, 3]}
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["scores"] == [1, 3]
+    finals = [m for m in driver.bracket() if m["bracket"] == "grand_final"]
+    assert [(m["id"], m["status"]) for m in finals] == [
+        (first["id"], "completed"),
+        (second["id"], "ready"),
+    ]
+    assert driver.refreshed().status == Tournament.Status.IN_PROGRESS
+    events = driver.client_for().get(
+        f"/api/tournaments/{driver.tournament.pk}/events", {"since": version}
+    )
+    names = [(e["event"], e["data"]["match"]["id"]) for e in events.json()["events"]]
+    assert sorted(names) == sorted(
+        [("match.completed", first["id"]), ("match.updated", second["id"])]
+    )
+
+
+def test_overriding_the_first_grand_final_the_other_way_removes_the_second_and_ends(cup):
+    driver = cup(4, format="double_elimination")
+    first, second = _to_the_second_grand_final(driver)
+
+    response = driver.organizer_post(first, "resolve", {"winner": first["participant_a"]})
+
+    assert response.status_code == 200, response.json()
+    assert [m["id"] for m in driver.bracket() if m["bracket"] == "grand_final"] == [first["id"]]
+    tournament = driver.refreshed()
+    assert tournament.status == Tournament.Status.COMPLETED
+    assert wallet(driver.player_of[first["participant_a"]]) == 400
+    assert_invariants()
+
+
+@pytest.mark.parametrize(
+    ("winner_side", "scores"),
+    [("participant_a", [0, 2]), ("participant_b", [3, 1]), ("participant_a", [2, 2])],
+)
+def test_scores_that_contradict_the_winner_are_400_and_change_nothing(cup, winner_side, scores):
+    driver = cup(2, format="single_elimination")
+    (match,) = driver.playable()
+    version = driver.refreshed().version
+
+    for response in [
+        driver.report(match, match[winner_side], scores=scores),
+        driver.organizer_post(match, "resolve", {"winner": match[winner_side], "scores": scores}),
+    ]:
+        assert response.status_code == 400, response.json()
+        assert response.json()["code"] == "invalid_result"
+        assert "scores" in response.json()["fields"]
+    assert Match.objects.get(pk=match["id"]).status == Match.Status.READY
+    assert driver.refreshed().version == version
+
+
+def test_a_draw_needs_level_scores(cup):
+    driver = cup(4, format="round_robin")
+    match = driver.playable()[0]
+    response = driver.report(match, None, scores=[2, 1])
+    assert response.status_code == 400
+    assert "scores" in response.json()["fields"]
+    driver.play(match, None, scores=[1, 1])
+
+
 def test_round_robin_of_4_with_a_draw(cup):
     driver = cup(4, format="round_robin", prize_split=(70, 30))
     matches = driver.playable()
