@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -8,6 +9,29 @@ NAME_MAX_LENGTH = 100
 GAME_MAX_LENGTH = 50
 MAX_TEAM_SIZE = 16
 MIN_PARTICIPANTS, MAX_PARTICIPANTS = 2, 1024
+
+
+def prize_split_errors(split: object, *, max_participants: int | None = None) -> list[str]:
+    """What is wrong with a prize split, in words (empty when it is valid): whole,
+    non-negative percentages for 1st, 2nd, 3rd... summing to 100, and no more paid places
+    than the tournament has room for. The one rule, used by the service, the REST input
+    and the admin's form; the database refuses a row that breaks it (migration 0004)."""
+    if not isinstance(split, list) or not split:
+        return ["A list of percentages for 1st, 2nd, 3rd..., at least one."]
+    if any(type(p) is not int or p < 0 for p in split):
+        return ["Every percentage is a whole number, 0 or more."]
+    errors = []
+    if sum(split) != 100:
+        errors.append("The percentages must sum to 100.")
+    if max_participants is not None and len(split) > max_participants:
+        errors.append("More places are paid than there are participants.")
+    return errors
+
+
+def _prize_split_validate(split: object) -> None:
+    # The form field's validator (the admin); the count of places is checked in clean().
+    if errors := prize_split_errors(split):
+        raise ValidationError(errors)
 
 
 class Team(models.Model):
@@ -67,7 +91,7 @@ class Tournament(models.Model):
     team_size = models.PositiveSmallIntegerField(default=1)
     max_participants = models.PositiveIntegerField()
     entry_fee = models.BigIntegerField(default=0)
-    prize_split = models.JSONField(default=list)
+    prize_split = models.JSONField(default=list, validators=[_prize_split_validate])
     swiss_rounds = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.REGISTRATION)
     organizer = models.ForeignKey(
@@ -114,6 +138,17 @@ class Tournament(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # The split on its own is the field's validator; here, what needs the other fields.
+        if (
+            self.max_participants
+            and isinstance(self.prize_split, list)
+            and len(self.prize_split) > self.max_participants
+        ):
+            raise ValidationError(
+                {"prize_split": ["More places are paid than there are participants."]}
+            )
 
     @property
     def is_team_event(self) -> bool:

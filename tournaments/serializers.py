@@ -18,6 +18,7 @@ from tournaments.models import (
     Team,
     Tournament,
     TournamentEvent,
+    prize_split_errors,
 )
 
 
@@ -141,8 +142,8 @@ class TournamentCreateSerializer(serializers.Serializer):
     swiss_rounds = StrictIntegerField(min_value=1, max_value=64, required=False)
 
     def validate_prize_split(self, value: list[int]) -> list[int]:
-        if sum(value) != 100:
-            raise serializers.ValidationError("The percentages must sum to 100.")
+        if errors := prize_split_errors(value):
+            raise serializers.ValidationError(errors)
         return value
 
     def validate(self, attrs):
@@ -150,10 +151,10 @@ class TournamentCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"swiss_rounds": ["Only swiss tournaments have rounds."]}
             )
-        if len(attrs["prize_split"]) > attrs["max_participants"]:
-            raise serializers.ValidationError(
-                {"prize_split": ["More places are paid than there are participants."]}
-            )
+        if errors := prize_split_errors(
+            attrs["prize_split"], max_participants=attrs["max_participants"]
+        ):
+            raise serializers.ValidationError({"prize_split": errors})
         return attrs
 
 
