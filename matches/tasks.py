@@ -10,16 +10,16 @@ unique prize posting per participant).
 
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError
 from django.utils import timezone
 
 from matches.selectors import matches_overdue_ids
+from project.celery import DATABASE_ERRORS
 
 # The services are imported inside the tasks: services enqueue these tasks, so a top-level
 # import would be circular.
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, autoretry_for=DATABASE_ERRORS, retry_backoff=True, max_retries=5)
 def matches_confirm_overdue() -> int:
     """Beat task: confirm, as reported, every one-sided report older than the deadline.
 
@@ -38,8 +38,7 @@ def matches_confirm_overdue() -> int:
 
 @shared_task(
     acks_late=True,
-    # A deadlock or a dropped connection rolls the chunk back whole; run it again.
-    autoretry_for=(OperationalError,),
+    autoretry_for=DATABASE_ERRORS,
     retry_backoff=True,
     max_retries=5,
 )

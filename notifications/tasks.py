@@ -11,9 +11,12 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
-# Connection-level failures of a mail server or an SMS provider: worth another try.
+from project.celery import DATABASE_ERRORS
+
+# Connection-level failures of a mail server, an SMS provider or the database (the task
+# reads its recipients): worth another try.
 RETRY = {
-    "autoretry_for": (SMTPException, OSError),
+    "autoretry_for": (SMTPException, OSError, *DATABASE_ERRORS),
     "retry_backoff": 10,
     "max_retries": 3,
     "acks_late": True,

@@ -6,9 +6,15 @@ the periodic ones (``CELERY_BEAT_SCHEDULE``). Every setting is a ``CELERY_*`` Dj
 import os
 
 from celery import Celery
+from django.db import InterfaceError, OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 app = Celery("project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# A task whose database connection was lost (PostgreSQL restarted, its backend terminated)
+# or whose transaction lost a deadlock rolled back whole: every task is idempotent, so it
+# is retried (the worker closes the dead connection before the next run).
+DATABASE_ERRORS = (OperationalError, InterfaceError)

@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Last, so that its process_exception sees the view's exception first.
+    "project.middleware.LostConnectionReadRetry",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -119,6 +121,12 @@ if DATABASE_URL:
         # Under ASGI, Django's persistent connections (CONN_MAX_AGE) are per thread and
         # leak; psycopg's pool is the supported way to reuse connections.
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        # With the pool, Django turns this into the pool's check: a connection is checked
+        # (one empty round trip) before it is handed out, and replaced if the server closed
+        # it. After a PostgreSQL restart or pg_terminate_backend the idle connections are
+        # dead, and without the check requests that started seconds later failed with
+        # "terminating connection due to administrator command".
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         DATABASES["default"]["OPTIONS"] = {
             "pool": {"min_size": 1, "max_size": pool_max_size, "timeout": 10}
         }

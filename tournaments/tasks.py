@@ -10,7 +10,8 @@ in PostgreSQL (participant status, under lock; the ledger's unique refund postin
 
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError
+
+from project.celery import DATABASE_ERRORS
 
 # The services are imported inside the tasks: services enqueue these tasks, so a top-level
 # import would be circular.
@@ -18,8 +19,7 @@ from django.db import OperationalError
 
 @shared_task(
     acks_late=True,
-    # A deadlock or a dropped connection rolls the chunk back whole; run it again.
-    autoretry_for=(OperationalError,),
+    autoretry_for=DATABASE_ERRORS,
     retry_backoff=True,
     max_retries=5,
 )

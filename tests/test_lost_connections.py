@@ -1,0 +1,142 @@
+"""Database connections lost under the service: PostgreSQL terminated every backend.
+
+The pool checks a connection before handing it out (project/settings.py), so a request
+that starts after the backends were terminated never sees a dead one; a read whose
+connection dies while it runs is run again (project/middleware.py); tasks retry.
+"""
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from rest_framework.authtoken.models import Token
+
+from project.celery import DATABASE_ERRORS
+from tests.processes import database_url_of_the_tests, free_port
+from tests.test_live_two_process import http_call
+from tournaments.services import tournament_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def backends_terminate() -> int:
+    """Terminate every other backend of the test database; returns how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def pooled_daphne():
+    port = free_port()
+    env = dict(
+        os.environ,
+        DEBUG="0",
+        SECRET_KEY=settings.SECRET_KEY,
+        DATABASE_URL=database_url_of_the_tests(),
+        REDIS_URL=settings.REDIS_URL,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="0",
+        CELERY_TASK_ALWAYS_EAGER="1",
+        DATABASE_POOL_MAX_SIZE="4",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "project.asgi:application"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            with contextlib.suppress(OSError):
+                if http_call(port, "GET", "/healthz")[0] == 200:
+                    break
+            assert time.monotonic() < deadline, "daphne did not become healthy"
+            time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_requests_right_after_the_backends_were_terminated_all_succeed(pooled_daphne, make_user):
+    organizer = make_user()
+    token = Token.objects.get(user=organizer).key
+    tournament = tournament_create(
+        organizer=organizer, name="Cup", format="swiss", max_participants=8
+    )
+    paths = ["/api/me", f"/api/tournaments/{tournament.pk}", "/api/tournaments"]
+    for _ in range(3):  # the pool now holds connections
+        for path in paths:
+            assert http_call(pooled_daphne, "GET", path, token=token)[0] == 200
+
+    assert backends_terminate() >= 1
+
+    statuses = [
+        http_call(pooled_daphne, "GET", path, token=token)[0] for _ in range(5) for path in paths
+    ]
+    player = make_user()
+    joined, _ = http_call(
+        pooled_daphne,
+        "POST",
+        f"/api/tournaments/{tournament.pk}/join",
+        token=Token.objects.get(user=player).key,
+        body={},
+    )
+    assert statuses == [200] * len(statuses)
+    assert joined == 201
+
+
+def test_a_read_whose_connection_dies_while_it_runs_is_run_again(anon, make_user, monkeypatch):
+    from tournaments import selectors
+
+    tournament = tournament_create(
+        organizer=make_user(), name="Cup", format="swiss", max_participants=8
+    )
+    real = selectors.tournament_get
+    calls = []
+
+    def dying_then_working(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            # The connection's own backend goes away, as under pg_terminate_backend.
+            with connection.cursor() as cursor, contextlib.suppress(*DATABASE_ERRORS):
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return real(**kwargs)
+
+    monkeypatch.setattr(selectors, "tournament_get", dying_then_working)
+    response = anon.get(f"/api/tournaments/{tournament.pk}")
+    assert response.status_code == 200, response
+    assert response.json()["id"] == tournament.pk
+    assert len(calls) == 2
+    connections.close_all()
+
+
+def test_a_write_whose_connection_died_is_not_run_again():
+    from project.middleware import LostConnectionReadRetry
+
+    class Request:
+        method = "POST"
+
+    assert (
+        LostConnectionReadRetry(lambda r: None).process_exception(
+            Request(), DATABASE_ERRORS[0]("gone")
+        )
+        is None
+    )
