@@ -223,3 +223,40 @@ def test_the_asgi_application_freezes_what_start_up_loaded():
     assert result.returncode == 0, result.stderr
     frozen, views_loaded = result.stdout.split()
     assert int(frozen) > 50_000 and views_loaded == "True"
+
+
+# Libraries whose internals the code touches, not only their documented API: pyproject.toml
+# must bound each to the range the suite runs on (see the comment there).
+INTERNALS_TOUCHED = [
+    "asgiref",
+    "channels",
+    "daphne",
+    "Twisted",
+    "autobahn",
+    "uvicorn",
+    "websockets",
+]
+
+
+def test_dependencies_whose_internals_are_used_are_bounded_to_the_tested_range():
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    declared = [*project["project"]["dependencies"]]
+    for extra in project["project"]["optional-dependencies"].values():
+        declared += extra
+    requirements = {}
+    for line in declared:
+        requirement = Requirement(line)
+        requirements.setdefault(requirement.name.lower(), []).append(requirement)
+    for name in INTERNALS_TOUCHED:
+        assert name.lower() in requirements, f"{name} is not declared"
+        for requirement in requirements[name.lower()]:
+            upper = [s for s in requirement.specifier if s.operator in ("<", "<=", "==", "~=")]
+            assert upper, f"{requirement} has no upper bound"
+            assert requirement.specifier.contains(version(name)), (
+                f"installed {name} {version(name)} is outside {requirement}"
+            )
