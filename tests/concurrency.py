@@ -106,18 +106,20 @@ class HeldOpen:
         assert not self._thread.is_alive()
 
 
-def wait_for_lock_waiters(count: int, timeout: float = 10) -> None:
-    """Wait until ``count`` sessions on the test database wait for a lock (row or
-    transaction), that is until the concurrent actions started have reached the lock that
-    the interleaving is about."""
-    deadline = time.monotonic() + timeout
+def waiting_on_a_lock() -> int:
+    """How many sessions on the test database wait for a lock (row or transaction)."""
     with connections["default"].cursor() as cursor:
-        while True:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0] >= count:
-                return
-            assert time.monotonic() < deadline, f"fewer than {count} sessions wait for a lock"
-            time.sleep(0.02)
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def wait_for_lock_waiters(count: int, timeout: float = 10) -> None:
+    """Wait until ``count`` sessions wait for a lock, that is until the concurrent actions
+    started have reached the lock that the interleaving is about."""
+    deadline = time.monotonic() + timeout
+    while waiting_on_a_lock() < count:
+        assert time.monotonic() < deadline, f"fewer than {count} sessions wait for a lock"
+        time.sleep(0.02)

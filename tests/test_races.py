@@ -260,15 +260,22 @@ def test_the_last_two_results_of_a_swiss_round_pair_the_next_round_once(cup):
 # --- A swiss reset against a report in the next round ---------------------------------------
 
 
-def test_swiss_reset_waits_for_a_report_in_the_next_round_and_refuses(cup):
-    """The reset used to delete the next round without locking it; the report on one of
-    its matches then failed the foreign key at commit."""
+def swiss_in_its_second_round(cup):
+    """A swiss of 4 over 2 rounds with round 1 played: the driver, a round-1 match, a
+    round-2 match and the captain of that match's side a."""
     driver = cup(4, format="swiss", swiss_rounds=2)
     for match in Match.objects.filter(tournament=driver.tournament, round=1):
         match_resolve(match_id=match.pk, user=driver.organizer, winner_id=match.participant_a_id)
     round_1 = Match.objects.filter(tournament=driver.tournament, round=1).first()
     round_2 = Match.objects.filter(tournament=driver.tournament, round=2).first()
     reporter = Participant.objects.get(pk=round_2.participant_a_id).captain
+    return driver, round_1, round_2, reporter
+
+
+def test_swiss_reset_waits_for_a_report_in_the_next_round_and_refuses(cup):
+    """The reset used to delete the next round without locking it; the report on one of
+    its matches then failed the foreign key at commit."""
+    driver, round_1, round_2, reporter = swiss_in_its_second_round(cup)
 
     report = HeldOpen(
         lambda: match_report(match_id=round_2.pk, user=reporter, winner_id=round_2.participant_a_id)
@@ -286,12 +293,7 @@ def test_swiss_reset_waits_for_a_report_in_the_next_round_and_refuses(cup):
 
 
 def test_a_report_waiting_for_a_swiss_reset_finds_its_match_gone(cup):
-    driver = cup(4, format="swiss", swiss_rounds=2)
-    for match in Match.objects.filter(tournament=driver.tournament, round=1):
-        match_resolve(match_id=match.pk, user=driver.organizer, winner_id=match.participant_a_id)
-    round_1 = Match.objects.filter(tournament=driver.tournament, round=1).first()
-    round_2 = Match.objects.filter(tournament=driver.tournament, round=2).first()
-    reporter = Participant.objects.get(pk=round_2.participant_a_id).captain
+    driver, round_1, round_2, reporter = swiss_in_its_second_round(cup)
 
     reset = HeldOpen(lambda: match_reset(match_id=round_1.pk, user=driver.organizer))
     report = Background(

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection
 
 from project.celery import app as celery_app
+from tests.concurrency import waiting_on_a_lock
 from tests.processes import database_url_of_the_tests
 from tests.test_refunds import assert_refunded_exactly_once, big_cup, events_of
 from tournaments import tasks
@@ -105,15 +106,6 @@ def other_backends(*states: str) -> int:
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid() AND state = ANY(%s) AND backend_type = 'client backend'",
             [list(states)],
-        )
-        return cursor.fetchone()[0]
-
-
-def waiting_on_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'"
         )
         return cursor.fetchone()[0]
 
