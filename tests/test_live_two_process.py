@@ -6,99 +6,25 @@ The processes read the test database, so the data is committed (``transactional_
 """
 
 import asyncio
-import contextlib
-import http.client
 import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 
 from matches.models import Match
 from matches.services import tournament_start
-from tests.processes import database_url_of_the_tests, free_port
+from tests.processes import daphnes_running, http_call
 from tournaments.services import tournament_create, tournament_join
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 TIMEOUT = 10
-
-
-def http_call(port: int, method: str, path: str, *, token: str | None = None, body=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-    response = conn.getresponse()
-    status, payload = response.status, response.read()
-    conn.close()
-    return status, payload
 
 
 @pytest.fixture
 def servers(transactional_db):
     """Two daphne processes on the test database and the tests' Redis database."""
-    env = dict(
-        os.environ,
-        DEBUG="0",
-        SECRET_KEY=settings.SECRET_KEY,
-        DATABASE_URL=database_url_of_the_tests(),
-        REDIS_URL=settings.REDIS_URL,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="0",
-        CELERY_TASK_ALWAYS_EAGER="1",
-        DATABASE_POOL_MAX_SIZE="2",
-        PYTHONUNBUFFERED="1",
-    )
-    ports = [free_port(), free_port()]
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "project.asgi:application",
-            ],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for port in ports
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        for port, process in zip(ports, processes, strict=True):
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"daphne exited: {process.stderr.read().decode()[-2000:]}")
-                with contextlib.suppress(OSError):
-                    if http_call(port, "GET", "/healthz")[0] == 200:
-                        break
-                if time.monotonic() > deadline:
-                    pytest.fail("daphne did not become healthy")
-                time.sleep(0.2)
+    with daphnes_running(2, DATABASE_POOL_MAX_SIZE="2") as ports:
         yield ports
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            process.stderr.close()
 
 
 @pytest.fixture

@@ -6,25 +6,16 @@ connection dies while it runs is run again (project/middleware.py); tasks retry.
 """
 
 import contextlib
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection, connections
 from rest_framework.authtoken.models import Token
 
 from project.celery import DATABASE_ERRORS
-from tests.processes import database_url_of_the_tests, free_port
-from tests.test_live_two_process import http_call
+from tests.processes import daphnes_running, http_call
 from tournaments.services import tournament_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def backends_terminate() -> int:
@@ -39,40 +30,8 @@ def backends_terminate() -> int:
 
 @pytest.fixture
 def pooled_daphne():
-    port = free_port()
-    env = dict(
-        os.environ,
-        DEBUG="0",
-        SECRET_KEY=settings.SECRET_KEY,
-        DATABASE_URL=database_url_of_the_tests(),
-        REDIS_URL=settings.REDIS_URL,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="0",
-        CELERY_TASK_ALWAYS_EAGER="1",
-        DATABASE_POOL_MAX_SIZE="4",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "project.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
-            with contextlib.suppress(OSError):
-                if http_call(port, "GET", "/healthz")[0] == 200:
-                    break
-            assert time.monotonic() < deadline, "daphne did not become healthy"
-            time.sleep(0.2)
+    with daphnes_running(1, DATABASE_POOL_MAX_SIZE="4") as (port,):
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_requests_right_after_the_backends_were_terminated_all_succeed(pooled_daphne, make_user):
