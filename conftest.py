@@ -7,6 +7,9 @@ from rest_framework.test import APIClient
 from users.services import user_register
 from wallets.services import deposit_create
 
+# Fixtures for tests that run real server and worker processes.
+pytest_plugins = ["tests.processes"]
+
 PASSWORD = "correct-Horse-battery-9"
 
 

@@ -6,14 +6,19 @@ connection dies while it runs is run again (project/middleware.py); tasks retry.
 """
 
 import contextlib
+import json
 
 import pytest
+from django.core import mail
 from django.db import connection, connections
 from rest_framework.authtoken.models import Token
+from websockets.sync.client import connect
 
+from matches.models import Match
+from matches.services import tournament_start
 from project.celery import DATABASE_ERRORS
-from tests.processes import daphnes_running, http_call
-from tournaments.services import tournament_create
+from tests.processes import TIMEOUT, daphnes_running, http_call
+from tournaments.services import tournament_create, tournament_join
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,3 +104,65 @@ def test_a_write_whose_connection_died_is_not_run_again():
         )
         is None
     )
+
+
+@pytest.fixture
+def duel(make_user):
+    """A started two-player single elimination: one ready match."""
+    organizer, alice, bob = (
+        make_user(name, email=f"{name}@example.com") for name in ("org", "alice", "bob")
+    )
+    tournament = tournament_create(
+        organizer=organizer, name="Duel", format="single_elimination", max_participants=2
+    )
+    alice_side = tournament_join(tournament_id=tournament.pk, user=alice)
+    tournament_join(tournament_id=tournament.pk, user=bob)
+    tournament_start(tournament_id=tournament.pk, user=organizer)
+    return {
+        "match": Match.objects.get(tournament=tournament).pk,
+        "winner": alice_side.pk,
+        "alice": Token.objects.get(user=alice).key,
+    }
+
+
+def test_a_match_socket_report_right_after_the_backends_were_terminated_succeeds(
+    pooled_daphne, duel
+):
+    with connect(
+        f"ws://127.0.0.1:{pooled_daphne}/ws/matches/{duel['match']}/",
+        origin=f"http://127.0.0.1:{pooled_daphne}",
+        additional_headers={"Authorization": f"Token {duel['alice']}"},
+        open_timeout=TIMEOUT,
+    ) as player:
+        assert json.loads(player.recv(TIMEOUT))["type"] == "snapshot"
+        assert backends_terminate() >= 1
+
+        report = {"action": "report", "winner": duel["winner"], "scores": [2, 0]}
+        player.send(json.dumps(report | {"request_id": "r1"}))
+        while (frame := json.loads(player.recv(TIMEOUT)))["type"] != "reply":
+            pass  # the report's own match.updated event may come first
+    assert (frame["request_id"], frame["ok"]) == ("r1", True), frame
+    assert frame["match"]["status"] == "awaiting_confirmation"
+
+
+def test_a_notification_task_whose_connection_was_lost_is_retried(duel, monkeypatch):
+    from notifications import services, tasks
+
+    real = services.matches_list
+    calls = []
+
+    def lost_then_working(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise DATABASE_ERRORS[0]("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "matches_list", lost_then_working)
+    mail.outbox.clear()
+    # Run as a worker would, retries included (eagerly: a retry runs at once).
+    result = tasks.match_ready_send.apply(args=[[duel["match"]]], throw=False)
+
+    assert result.successful(), result.traceback
+    assert len(calls) == 2
+    assert sorted(message.to[0] for message in mail.outbox) == ["alice@example.com",
+                                                               "bob@example.com"]  # fmt: skip

@@ -6,93 +6,26 @@ process enqueues with eager mode off too. The tests use ``transaction=True`` so 
 worker sees the rows they commit.
 """
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
-import redis
-from django.conf import settings
 from django.db import connection
 
-from project.celery import app as celery_app
 from tests.concurrency import waiting_on_a_lock
-from tests.processes import database_url_of_the_tests
+from tests.processes import (
+    VISIBILITY_TIMEOUT,
+    database_url_of_the_tests,
+    wait_for,
+    worker_kill,
+)
 from tests.test_refunds import assert_refunded_exactly_once, big_cup, events_of
 from tournaments import tasks
 from tournaments.models import Participant, Tournament
 from tournaments.services import tournament_cancel
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ROOT = Path(__file__).resolve().parent.parent
-# Short, so that a new worker gets back the message a killed one held; still longer than
-# any task of these tests.
-VISIBILITY_TIMEOUT = 3
-BROKER_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """Redis as the broker of this process too: tasks are published, not run here."""
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete(*BROKER_KEYS)  # nothing left over from an earlier run
-    yield client
-    client.delete(*BROKER_KEYS)
-
-
-@pytest.fixture
-def start_worker(tmp_path):
-    workers = []
-
-    def start(**env) -> subprocess.Popen:
-        log_path = tmp_path / f"worker-{len(workers)}.log"
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "celery", "-A", "project", "worker", "--loglevel=INFO",
-                "--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                f"--hostname=test-{uuid.uuid4().hex[:8]}@%h",
-            ],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "DATABASE_URL": database_url_of_the_tests(),
-                "CELERY_TASK_ALWAYS_EAGER": "0",
-                "CELERY_BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-                "DATABASE_POOL_MAX_SIZE": "0",
-                **env,
-            },
-            stdout=log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the main process and its child
-        )  # fmt: skip
-        process.log_path = log_path
-        workers.append(process)
-        wait_for(lambda: b" ready." in log_path.read_bytes() or process.poll() is not None, 60)
-        assert process.poll() is None, log_path.read_text()
-        return process
-
-    yield start
-    for process in workers:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def wait_for(condition, timeout: float, *, every: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(every)
-    return False
 
 
 def pending(cup: Tournament) -> int:
@@ -138,8 +71,7 @@ def test_worker_killed_mid_chunk_then_a_new_worker_refunds_everyone_exactly_once
             first.log_path.read_text()
         )
 
-        os.killpg(first.pid, signal.SIGKILL)  # the whole worker: main process and child
-        first.wait()
+        worker_kill(first)
         killed_at = time.monotonic()
     finally:
         blocker.rollback()  # the killed worker's session then fails and rolls back
