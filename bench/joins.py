@@ -14,8 +14,9 @@ the same number of joins from the same number of client threads:
   app does per request is in the number: middleware, token auth, reading the tournament
   and the team, the transaction, rendering, the after-commit publish and enqueue.
 * **raw** - the transaction alone, in SQL, with psycopg 3 (default settings), one
-  connection per thread: lock the roster's wallets and the escrow ``FOR UPDATE`` in pk
-  order, check funds, "is a member already registered", the guarded ``UPDATE`` of the
+  connection per thread: lock the tournament row, then the roster's wallets and the
+  escrow ``FOR UPDATE`` in pk order (the lock order of ``tournaments/locks.py``), check
+  funds, "is a member already registered", the guarded ``UPDATE`` of the
   tournament row, insert the participant and its members, ``UPDATE ... FROM (VALUES ...)``
   of the balances, insert the posting, its entries and the tournament event. The client
   already knows the roster, wallet ids and escrow id (the app reads them per request).
@@ -454,7 +455,17 @@ def raw_join(conn: psycopg.Connection, tournament: dict, team: dict) -> str:
     user_ids = [m["id"] for m in roster]
     try:
         with conn.transaction(), conn.cursor() as cur:
-            # 1. Lock the roster's wallets and the escrow, in pk order (the global lock order).
+            # 0. Lock the tournament row first (tournaments/locks.py): the app's read of the
+            # tournament is this locking read.
+            cur.execute(
+                "SELECT status, participant_count, max_participants FROM tournaments_tournament "
+                "WHERE id = %s FOR UPDATE",
+                [tournament["id"]],
+            )
+            if cur.fetchone() is None:
+                raise Refused("not_found")
+
+            # 1. Lock the roster's wallets and the escrow, in pk order.
             cur.execute(
                 "SELECT id, kind, user_id, balance FROM wallets_account "
                 "WHERE id = %s OR user_id = ANY(%s) ORDER BY id FOR UPDATE",
@@ -474,7 +485,7 @@ def raw_join(conn: psycopg.Connection, tournament: dict, team: dict) -> str:
             if cur.fetchall():
                 raise Refused("already_registered")
 
-            # 3. Take a place: the guarded UPDATE of the hot tournament row, touched last.
+            # 3. Take a place: the guarded UPDATE of the tournament row locked above.
             cur.execute(
                 "UPDATE tournaments_tournament SET participant_count = participant_count + 1, "
                 "prize_pool = prize_pool + %s, version = version + 1 "
