@@ -34,6 +34,15 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_snapshots():
+    """The process's snapshot cache (matches.snapshots) outlives a test's database."""
+    from matches.snapshots import snapshots
+
+    snapshots.clear()
+    yield
+
+
 @pytest.fixture
 def make_user(db):
     counter = iter(range(1, 10**6))

@@ -47,6 +47,7 @@ import functools
 import logging
 import os
 import struct
+import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -118,6 +119,9 @@ class Topic:
         self.last: int | None = None
         self.pending: dict[int, LiveEvent] = {}
         self.subscribed: asyncio.Future = asyncio.get_running_loop().create_future()
+        # time.monotonic() when the topic last began to receive every event (subscribed,
+        # or started over): a snapshot read since then misses nothing the topic lacks.
+        self.epoch = float("inf")
         self.repairing: asyncio.Task | None = None
         self.linger: asyncio.TimerHandle | None = None
         self.heard = 0  # layer messages received (the sweep compares it with its last look)
@@ -208,6 +212,7 @@ class Topic:
                     listener.resync_required()
                 self.pending.clear()
                 self.last = None
+                self.epoch = time.monotonic()
                 return
             _, events = read
             self.repairing = None  # let _release schedule a new repair for a new gap
@@ -279,6 +284,7 @@ class Hub:
             if not isinstance(error, Exception):
                 raise
             return
+        topic.epoch = time.monotonic()
         topic.subscribed.set_result(None)
 
     async def _unsubscribe(self, topic: Topic) -> None:

@@ -32,6 +32,7 @@ from django.contrib.auth.models import AnonymousUser
 from consumers import selectors
 from consumers.hub import CLOSE_SLOW, Outbox, Topic, db_call, hub_get
 from matches.serializers import ResultInput, match_data
+from project.encoding import json_text
 from project.errors import DomainError, NotFound, api_exception_handler
 from tournaments.events import VERSION_PATTERN, LiveEvent
 
@@ -80,7 +81,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # --- sending ---------------------------------------------------------------------------
 
     def frame(self, payload: dict) -> None:
-        self.outbox.put(selectors.frame_encode(payload))
+        self.outbox.put(json_text(payload))
 
     def error(self, code: str, detail: str) -> None:
         self.frame({"type": "error", "code": code, "detail": detail})
@@ -240,8 +241,17 @@ class TournamentConsumer(LiveConsumer):
             if read is not None:
                 version, events = read
                 return version, [event.frame for event in events]
+        # A snapshot the topic's live events continue without a gap: one at the version
+        # the topic has released to (it delivers what comes after), or, before it has
+        # released anything, one read since it subscribed. Shared by every socket of the
+        # process that can use it (matches.snapshots).
+        topic = self.topic
+        released = topic.last if topic is not None else None
         version, snapshot = await db_call(
-            selectors.tournament_snapshot, tournament_id=self.tournament_id
+            selectors.tournament_snapshot,
+            tournament_id=self.tournament_id,
+            at_least=released,
+            started_after=topic.epoch if topic is not None and released is None else None,
         )
         return version, [snapshot]
 

@@ -8,52 +8,26 @@ version and sends the rest (see ``consumers.live``). Reads run on the live execu
 
 from __future__ import annotations
 
-import json
-from contextlib import contextmanager
-
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
 from rest_framework.authtoken.models import Token
 
 from matches.models import Match
-from matches.selectors import bracket_list, match_get
-from matches.serializers import match_data, matches_data
+from matches.selectors import match_get
+from matches.serializers import match_data
+from matches.snapshots import snapshots
+from project.encoding import json_text
 from tournaments.events import LiveEvent, live_event
 from tournaments.models import ParticipantMember, Tournament
-from tournaments.selectors import events_since, tournament_get
-from tournaments.serializers import participant_data, tournament_data
+from tournaments.selectors import consistent_read, events_since, tournament_get
 
 
-def frame_encode(payload: dict) -> str:
-    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"))
-
-
-@contextmanager
-def _consistent_read():
-    """One read-only transaction that sees one committed state throughout."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        # SQLite (embedded default) transactions are serializable already.
-        yield
-
-
-def tournament_snapshot(*, tournament_id: int) -> tuple[int, str]:
-    """(version, the ``snapshot`` frame). Raises TournamentNotFound."""
-    with _consistent_read():
-        tournament = tournament_get(tournament_id=tournament_id)
-        matches = list(bracket_list(tournament=tournament))
-        frame = frame_encode(
-            {
-                "type": "snapshot",
-                "version": tournament.version,
-                "tournament": tournament_data(tournament),
-                "participants": [participant_data(p) for p in tournament.loaded_participants],
-                "matches": matches_data(matches),
-            }
-        )
-    return tournament.version, frame
+def tournament_snapshot(
+    *, tournament_id: int, at_least: int | None = None, started_after: float | None = None
+) -> tuple[int, str]:
+    """(version, the ``snapshot`` frame), from the process's snapshot cache (see
+    ``matches.snapshots`` for ``at_least`` and ``started_after``). Raises
+    TournamentNotFound."""
+    snapshot = snapshots.get(tournament_id, at_least=at_least, started_after=started_after)
+    return snapshot.version, snapshot.frame()
 
 
 def tournament_events_after(
@@ -66,7 +40,7 @@ def tournament_events_after(
     database), or more than ``limit`` events behind (a snapshot is then cheaper).
     Raises TournamentNotFound.
     """
-    with _consistent_read():
+    with consistent_read():
         version = (
             Tournament.objects.filter(pk=tournament_id).values_list("version", flat=True).first()
         )
@@ -109,10 +83,10 @@ def match_access(*, match_id: int, user) -> tuple[int, bool]:
 
 def match_snapshot(*, match_id: int) -> tuple[int, str]:
     """(the tournament's version, ``{"type": "snapshot", "version": V, "match": {...}}``)."""
-    with _consistent_read():
+    with consistent_read():
         match = match_get(match_id=match_id)
         version = Tournament.objects.values_list("version", flat=True).get(pk=match.tournament_id)
-        frame = frame_encode({"type": "snapshot", "version": version, "match": match_data(match)})
+        frame = json_text({"type": "snapshot", "version": version, "match": match_data(match)})
     return version, frame
 
 

@@ -21,15 +21,18 @@ def match_get(*, match_id: int) -> Match:
     return match
 
 
-def bracket_list(*, tournament: Tournament) -> QuerySet[Match]:
-    """Every match, in bracket order: winners, losers, grand final, group; round, position."""
-    bracket_order = Case(
+def bracket_order() -> tuple:
+    """Bracket order: winners, losers, grand final, group; then round, position."""
+    bracket_rank = Case(
         *(When(bracket=b, then=Value(i)) for i, b in enumerate(Match.Bracket.values)),
         output_field=IntegerField(),
     )
-    return _with_reports(Match.objects.filter(tournament=tournament)).order_by(
-        bracket_order, "round", "position"
-    )
+    return bracket_rank, "round", "position"
+
+
+def bracket_list(*, tournament: Tournament) -> QuerySet[Match]:
+    """Every match, in bracket order (``bracket_order``), with its reports."""
+    return _with_reports(Match.objects.filter(tournament=tournament)).order_by(*bracket_order())
 
 
 def matches_overdue_ids(*, reported_before: datetime) -> list[int]:

@@ -7,6 +7,7 @@
 from rest_framework import serializers
 
 from matches.models import Match, MatchReport
+from matches.render import match_render
 from project.fields import StrictIntegerField
 
 
@@ -41,26 +42,22 @@ class MatchSerializer(serializers.ModelSerializer):
         return [_MATCH_REPORT.to_representation(report) for report in match.loaded_reports]
 
 
-# --- Output on the hot paths (as in tournaments.serializers) ---------------------------------
+# --- Output on the hot paths ----------------------------------------------------------------
 
-# Built once per process: building a serializer's fields is most of the cost of rendering
-# one match, and a serializer and its fields refer to each other, so every instance built
-# is cyclic garbage that only the garbage collector frees. Under bench/fanout.py (20
-# reports/s, 1,000 sockets) serializers, their fields and validators were most of what the
-# collector found (gc.DEBUG_SAVEALL); a full collection in such a process held the event
-# loop, and every spectator's frame, for 170-268 ms (see project/asgi.py).
+# REST answers, events and live frames are rendered by hand (matches.render), in the shape
+# MatchSerializer defines: the serializer's field machinery cost most of a render, and its
+# cyclic garbage held the event loop in full collections (see project/asgi.py).
 _MATCH_REPORT = MatchReportSerializer()
-_MATCH = MatchSerializer()
 
 
 def match_data(match: Match) -> dict:
-    """``MatchSerializer(match).data``, without building the serializer."""
-    return _MATCH.to_representation(match)
+    """``MatchSerializer(match).data``, rendered by ``matches.render``."""
+    return match_render(match, match.loaded_reports)
 
 
 def matches_data(matches) -> list[dict]:
-    """``MatchSerializer(matches, many=True).data``, without building serializers."""
-    return [_MATCH.to_representation(match) for match in matches]
+    """``MatchSerializer(matches, many=True).data``, rendered by ``matches.render``."""
+    return [match_render(match, match.loaded_reports) for match in matches]
 
 
 class ResultInput(serializers.Serializer):

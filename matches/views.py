@@ -1,4 +1,6 @@
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.http import parse_etags
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -11,10 +13,35 @@ from matches.serializers import (
     StandingSerializer,
     StartInput,
     match_data,
-    matches_data,
 )
-from tournaments.selectors import tournament_get
+from matches.snapshots import Snapshot, snapshots
+from tournaments.selectors import tournament_get, tournament_version
 from tournaments.serializers import TournamentDetailSerializer, tournament_detail_data
+
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The ETag of a copy you hold: 304 with no body while it is current.",
+)
+
+
+def snapshot_response(request, tournament_id: int, body) -> HttpResponse:
+    """A read of the tournament's state, answered from the process's snapshot cache
+    (matches.snapshots) with an ``ETag`` of the version it shows: ``304`` when
+    ``If-None-Match`` names the current version (one indexed read, no rendering).
+    ``body`` picks the encoding (``Snapshot.bracket``, ``Snapshot.detail``)."""
+    version = tournament_version(tournament_id=tournament_id)
+    current = f'"{version}"'
+    held = parse_etags(request.headers.get("If-None-Match", ""))
+    if current in held or "*" in held:
+        return HttpResponseNotModified(headers={"ETag": current, "Cache-Control": "no-cache"})
+    snapshot: Snapshot = snapshots.get(tournament_id, at_least=version)
+    return HttpResponse(
+        body(snapshot),
+        content_type="application/json",
+        headers={"ETag": f'"{snapshot.version}"', "Cache-Control": "no-cache"},
+    )
 
 
 def _valid(serializer_class, request) -> dict:
@@ -43,12 +70,11 @@ class TournamentBracketView(APIView):
                 {"version": serializers.IntegerField(), "matches": MatchSerializer(many=True)},
             )
         },
+        parameters=[IF_NONE_MATCH],
         tags=["tournaments"],
     )
     def get(self, request, tournament_id: int):
-        tournament = tournament_get(tournament_id=tournament_id)
-        matches = selectors.bracket_list(tournament=tournament)
-        return Response({"version": tournament.version, "matches": matches_data(matches)})
+        return snapshot_response(request, tournament_id, Snapshot.bracket)
 
 
 class TournamentStandingsView(APIView):

@@ -26,7 +26,13 @@ from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 
 from matches.models import Match, PrizeAward
-from tests.processes import daphnes_running, http_call, wait_for, worker_kill
+from tests.processes import (
+    VISIBILITY_TIMEOUT,
+    daphnes_running,
+    http_call,
+    wait_for,
+    worker_kill,
+)
 from tests.test_lost_connections import backends_terminate
 from tests.test_refunds import LEDGER_OK, assert_refunded_exactly_once, big_cup, ledger_check
 from tournaments.models import Participant, Tournament, TournamentEvent
@@ -200,9 +206,14 @@ def test_no_5xx_once_the_database_answers_again_and_the_money_holds(
         # Kill the worker while it refunds: some chunks done, some not.
         assert wait_for(lambda: pending(doomed) < REFUNDED, 30), worker.log_path.read_text()
         worker_kill(worker)
+        killed_at = time.monotonic()
         killed_with_pending = pending(doomed)
         time.sleep(1.0)
         terminate_every_backend()
+        # acks_late: the chunk the killed worker held goes back to the queue once its
+        # visibility timeout has passed; a worker started before that would not see it
+        # until its own restore (in production the beat sweeper also re-enqueues it).
+        time.sleep(max(0.0, VISIBILITY_TIMEOUT + 0.5 - (time.monotonic() - killed_at)))
         worker = start_worker(**worker_env)
         time.sleep(1.5)
         terminate_every_backend()

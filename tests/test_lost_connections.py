@@ -68,12 +68,12 @@ def test_requests_right_after_the_backends_were_terminated_all_succeed(pooled_da
 
 
 def test_a_read_whose_connection_dies_while_it_runs_is_run_again(anon, make_user, monkeypatch):
-    from tournaments import selectors
+    from matches import views
 
     tournament = tournament_create(
         organizer=make_user(), name="Cup", format="swiss", max_participants=8
     )
-    real = selectors.tournament_get
+    real = views.tournament_version
     calls = []
 
     def dying_then_working(**kwargs):
@@ -84,7 +84,7 @@ def test_a_read_whose_connection_dies_while_it_runs_is_run_again(anon, make_user
                 cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return real(**kwargs)
 
-    monkeypatch.setattr(selectors, "tournament_get", dying_then_working)
+    monkeypatch.setattr(views, "tournament_version", dying_then_working)
     response = anon.get(f"/api/tournaments/{tournament.pk}")
     assert response.status_code == 200, response
     assert response.json()["id"] == tournament.pk

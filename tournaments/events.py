@@ -25,7 +25,6 @@ snapshot, see ``consumers.selectors``).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import datetime
@@ -33,10 +32,10 @@ from typing import NamedTuple
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Max
 
+from project.encoding import json_text
 from tournaments.models import Tournament, TournamentEvent
 
 # A version as clients send it (``?since=V`` over REST and WebSocket): ASCII digits only
@@ -64,11 +63,7 @@ def tournament_group(tournament_id: int) -> str:
 
 def event_frame(*, version: int, name: str, data: dict) -> str:
     """The frame of API.md's ``{"type": "event", ...}``: the one encoding of an event."""
-    return json.dumps(
-        {"type": "event", "version": version, "event": name, "data": data},
-        cls=DjangoJSONEncoder,
-        separators=(",", ":"),
-    )
+    return json_text({"type": "event", "version": version, "event": name, "data": data})
 
 
 def live_event(*, version: int, name: str, data: dict) -> LiveEvent:

@@ -1,5 +1,7 @@
+from contextlib import contextmanager
 from datetime import timedelta
 
+from django.db import connection, transaction
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -12,6 +14,18 @@ from tournaments.models import (
     Tournament,
     TournamentEvent,
 )
+
+
+@contextmanager
+def consistent_read():
+    """One read-only transaction that sees one committed state throughout."""
+    nested = connection.in_atomic_block  # then the enclosing transaction decides (tests)
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not nested:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # SQLite (embedded default) transactions are serializable already.
+        yield
 
 
 def _roster_prefetch() -> Prefetch:
@@ -47,6 +61,14 @@ def tournament_get(*, tournament_id: int) -> Tournament:
     if tournament is None:
         raise TournamentNotFound(f"There is no tournament {tournament_id}.")
     return tournament
+
+
+def tournament_version(*, tournament_id: int) -> int:
+    """The tournament's version (one indexed read). Raises TournamentNotFound."""
+    version = Tournament.objects.filter(pk=tournament_id).values_list("version", flat=True).first()
+    if version is None:
+        raise TournamentNotFound(f"There is no tournament {tournament_id}.")
+    return version
 
 
 def participant_with_roster(*, participant: Participant) -> Participant:

@@ -20,6 +20,7 @@ from tournaments.models import (
     TournamentEvent,
     prize_split_errors,
 )
+from tournaments.render import participant_render, tournament_render
 
 
 class UserRefSerializer(serializers.Serializer):
@@ -84,33 +85,30 @@ class TournamentEventSerializer(serializers.ModelSerializer):
 
 # --- Output on the hot paths ----------------------------------------------------------------
 
-# One instance of each output serializer, built once per process. A serializer builds its
-# fields when first used (for a ModelSerializer, from the model's fields: most of the cost
-# of rendering one object), and a join renders its participant twice and its tournament
-# once (~0.6 ms of a join's CPU went to building fields, measured in-process; see
-# bench/README.md). Rendering only reads the fields, so one instance serves every request
-# and thread; the shapes stay the ones the serializer classes define (and the OpenAPI
-# schema documents).
-_PARTICIPANT = ParticipantSerializer()
-_TOURNAMENT = TournamentSerializer()
-_TOURNAMENT_DETAIL = TournamentDetailSerializer()
+# Tournaments and participants, the objects of every event and snapshot, are rendered by
+# hand (tournaments.render) in the shapes the serializers above define (and the OpenAPI
+# schema documents). Teams and event lists still use their serializer, one instance built
+# once per process: a serializer builds its fields when first used (for a ModelSerializer
+# most of the cost of rendering one object), and rendering only reads them.
 _TEAM = TeamSerializer()
 _EVENT = TournamentEventSerializer()
 
 
 def participant_data(participant: Participant) -> dict:
-    """``ParticipantSerializer(participant).data``, without building the serializer."""
-    return _PARTICIPANT.to_representation(participant)
+    """``ParticipantSerializer(participant).data``, rendered by ``tournaments.render``."""
+    return participant_render(participant, [member.user for member in participant.loaded_roster])
 
 
 def tournament_data(tournament: Tournament) -> dict:
-    """``TournamentSerializer(tournament).data``, without building the serializer."""
-    return _TOURNAMENT.to_representation(tournament)
+    """``TournamentSerializer(tournament).data``, rendered by ``tournaments.render``."""
+    return tournament_render(tournament)
 
 
 def tournament_detail_data(tournament: Tournament) -> dict:
-    """``TournamentDetailSerializer(tournament).data``, without building the serializer."""
-    return _TOURNAMENT_DETAIL.to_representation(tournament)
+    """``TournamentDetailSerializer(tournament).data``, rendered by ``tournaments.render``."""
+    return tournament_render(tournament) | {
+        "participants": [participant_data(p) for p in tournament.loaded_participants]
+    }
 
 
 def team_data(team: Team) -> dict:

@@ -5,6 +5,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from matches.snapshots import Snapshot
+from matches.views import IF_NONE_MATCH, snapshot_response
 from project.errors import InvalidInput
 from project.idempotency import run_idempotent
 from project.pagination import NewestFirstPagination
@@ -26,7 +28,6 @@ from tournaments.serializers import (
     participant_data,
     team_data,
     tournament_data,
-    tournament_detail_data,
 )
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -75,10 +76,13 @@ class TournamentListView(ListAPIView):
 
 
 class TournamentDetailView(APIView):
-    @extend_schema(responses={200: TournamentDetailSerializer}, tags=["tournaments"])
+    @extend_schema(
+        responses={200: TournamentDetailSerializer},
+        parameters=[IF_NONE_MATCH],
+        tags=["tournaments"],
+    )
     def get(self, request, tournament_id: int):
-        tournament = selectors.tournament_get(tournament_id=tournament_id)
-        return Response(tournament_detail_data(tournament))
+        return snapshot_response(request, tournament_id, Snapshot.detail)
 
 
 class TournamentJoinView(APIView):

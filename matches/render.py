@@ -1,0 +1,94 @@
+"""The JSON shape of a match, built from attributes by hand (see ``tournaments.render``).
+
+``MatchSerializer`` (matches.serializers) defines the shape and the OpenAPI schema
+documents it; ``tests/test_render.py`` proves this gives the same JSON.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import NamedTuple
+
+from matches.models import Match, MatchReport
+from matches.selectors import bracket_order
+from project.encoding import JsonText, UtcText, datetime_text, json_fragment
+
+
+def report_render(report) -> dict:
+    return {
+        "participant": report.participant_id,
+        "winner": report.winner_id,
+        "scores": report.scores,
+        "at": datetime_text(report.at),
+    }
+
+
+def match_render(match, reports) -> dict:
+    """``reports``: the match's reports (instances or rows), in pk order."""
+    return {
+        "id": match.id,
+        "tournament": match.tournament_id,
+        "bracket": match.bracket,
+        "round": match.round,
+        "position": match.position,
+        "participant_a": match.participant_a_id,
+        "participant_b": match.participant_b_id,
+        "status": match.status,
+        "winner": match.winner_id,
+        "scores": match.scores,
+        "reports": [report_render(report) for report in reports],
+        "next_match": match.next_match_id,
+        "loser_next_match": match.loser_next_match_id,
+    }
+
+
+class _MatchRow(NamedTuple):
+    id: int
+    tournament_id: int
+    bracket: str
+    round: int
+    position: int
+    participant_a_id: int | None
+    participant_b_id: int | None
+    status: str
+    winner_id: int | None
+    scores: object  # JSON text to embed (json_fragment)
+    next_match_id: int | None
+    loser_next_match_id: int | None
+
+
+class _ReportRow(NamedTuple):
+    match_id: int
+    participant_id: int
+    winner_id: int | None
+    scores: object
+    at: str  # already datetime_text
+
+
+def bracket_rendered(*, tournament_id: int) -> list[dict]:
+    """Every match of the tournament in bracket order (``matches.selectors.bracket_order``)
+    with its reports: two queries of plain rows, JSON and datetimes read as their text."""
+    reports = defaultdict(list)
+    for match_id, participant_id, winner_id, scores, at in (
+        MatchReport.objects.filter(match__tournament_id=tournament_id)
+        .order_by("pk")
+        .annotate(scores_text=JsonText("scores"), at_text=UtcText("at"))
+        .values_list("match_id", "participant_id", "winner_id", "scores_text", "at_text")
+    ):
+        reports[match_id].append(
+            _ReportRow(match_id, participant_id, winner_id, json_fragment(scores), at)
+        )
+    matches = (
+        Match.objects.filter(tournament_id=tournament_id)
+        .order_by(*bracket_order())
+        .annotate(scores_text=JsonText("scores"))
+        .values_list(
+            *(column if column != "scores" else "scores_text" for column in _MatchRow._fields)
+        )
+    )
+    scores = _MatchRow._fields.index("scores")
+    rendered = []
+    for row in matches:
+        match = _MatchRow(*row[:scores], json_fragment(row[scores]), *row[scores + 1 :])
+        rendered.append(match_render(match, reports[match.id]))
+    return rendered
