@@ -11,9 +11,9 @@ PostgreSQL, ``--repeat`` times each, alternating:
   its reports as models), the DRF serializers of the REST API (``MatchSerializer``,
   ``ParticipantSerializer``, ``TournamentSerializer``), ``json.dumps`` with Django's
   encoder;
-* **rows** - ``matches.snapshots.snapshot_read`` and ``Snapshot.frame()``: five queries
+* **rows** - ``matches.snapshots.snapshot_read`` and the ``Snapshot``'s frame: five queries
   of plain rows, rendered by hand (tournaments.render, matches.render), orjson;
-* **cached** - ``snapshots.get(...).frame()`` once the version is cached: what every
+* **cached** - ``snapshots.get(...).frame`` once the version is cached: what every
   further connect of the same version costs.
 
 Reported: median CPU milliseconds of this process (``time.process_time``: the server's
@@ -115,13 +115,13 @@ def serializers_frame(tournament_id: int) -> str:
 def rows_frame(tournament_id: int) -> str:
     from matches.snapshots import snapshot_read
 
-    return snapshot_read(tournament_id, time.monotonic()).frame()
+    return snapshot_read(tournament_id, time.monotonic()).frame
 
 
 def cached_frame(tournament_id: int) -> str:
     from matches.snapshots import snapshots
 
-    return snapshots.get(tournament_id).frame()
+    return snapshots.get(tournament_id).frame
 
 
 def measure(path, tournament_id: int) -> tuple[float, float, int]:

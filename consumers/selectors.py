@@ -27,7 +27,7 @@ def tournament_snapshot(
     ``matches.snapshots`` for ``at_least`` and ``started_after``). Raises
     TournamentNotFound."""
     snapshot = snapshots.get(tournament_id, at_least=at_least, started_after=started_after)
-    return snapshot.version, snapshot.frame()
+    return snapshot.version, snapshot.frame
 
 
 def tournament_events_after(

@@ -2,10 +2,10 @@
 process, for every reader that can use it.
 
 A snapshot is read in one REPEATABLE READ transaction (``snapshot_read``) as plain rows,
-rendered by hand (``tournaments.render``, ``matches.render``). The cache keeps the
-newest snapshot of each recently read tournament; its encodings (the socket's ``snapshot``
-frame, the REST bracket, the REST detail) are made when first asked for, then shared: the
-same string goes to every socket and every response.
+rendered by hand (``tournaments.render``, ``matches.render``) and encoded once into the
+three documents made of it: the socket's ``snapshot`` frame, the REST bracket and the REST
+detail. The cache keeps the newest snapshot of each recently read tournament, and the same
+string goes to every socket and every response.
 
 Readers say what they can use:
 
@@ -29,61 +29,60 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+import orjson
 
 from matches.render import bracket_rendered
-from project.encoding import json_text
+from project.encoding import json_bytes, json_text
 from tournaments.errors import TournamentNotFound
 from tournaments.models import Tournament
 from tournaments.render import participants_rendered, tournament_render
 from tournaments.selectors import consistent_read
 
-# Tournaments whose newest snapshot is kept. A 1,024-player double elimination's snapshot
-# is a few MB rendered and encoded; the watched tournaments of a process are few.
+# Tournaments whose newest snapshot is kept. A 1,024-player double elimination's frame is
+# about 0.6 MB (bench/snapshot.py), and the bracket and detail documents repeat its parts;
+# the tournaments a process serves at once are few.
 CACHED_TOURNAMENTS = 32
 
 
-@dataclass
+@dataclass(frozen=True)
 class Snapshot:
+    """The encodings of one version, each made once: only text is kept (a 2,016-match
+    bracket is about 0.5 MB of it; its rendered dicts would be several times that)."""
+
     version: int
     started: float  # time.monotonic() just before its read began
-    tournament: dict
-    participants: list[dict]
-    matches: list[dict]
-    _encoded: dict[str, str] = field(default_factory=dict, repr=False)
+    frame: str  # API.md's {"type": "snapshot", ...} frame of /ws/tournaments/{id}/
+    bracket: str  # the body of GET /api/tournaments/{id}/bracket
+    detail: str  # the body of GET /api/tournaments/{id}
+
+    @classmethod
+    def encode(cls, *, version, started, tournament, participants, matches) -> Snapshot:
+        # The big parts are encoded once; the documents embed them as they are.
+        participants, matches = (
+            orjson.Fragment(json_bytes(part)) for part in (participants, matches)
+        )
+        return cls(
+            version=version,
+            started=started,
+            frame=json_text(
+                {
+                    "type": "snapshot",
+                    "version": version,
+                    "tournament": tournament,
+                    "participants": participants,
+                    "matches": matches,
+                }
+            ),
+            bracket=json_text({"version": version, "matches": matches}),
+            detail=json_text(tournament | {"participants": participants}),
+        )
 
     def usable(self, at_least: int | None, started_after: float | None) -> bool:
         return (at_least is None or self.version >= at_least) and (
             started_after is None or self.started >= started_after
         )
-
-    def frame(self) -> str:
-        """API.md's ``{"type": "snapshot", ...}`` frame of ``/ws/tournaments/{id}/``."""
-        return self._encode(
-            "frame",
-            lambda: {
-                "type": "snapshot",
-                "version": self.version,
-                "tournament": self.tournament,
-                "participants": self.participants,
-                "matches": self.matches,
-            },
-        )
-
-    def bracket(self) -> str:
-        """The body of ``GET /api/tournaments/{id}/bracket``."""
-        return self._encode("bracket", lambda: {"version": self.version, "matches": self.matches})
-
-    def detail(self) -> str:
-        """The body of ``GET /api/tournaments/{id}``."""
-        return self._encode("detail", lambda: self.tournament | {"participants": self.participants})
-
-    def _encode(self, kind: str, payload: Callable[[], dict]) -> str:
-        # Two threads may both encode the same kind once; both results are equal.
-        text = self._encoded.get(kind)
-        if text is None:
-            text = self._encoded[kind] = json_text(payload())
-        return text
 
 
 class _Flight:
@@ -157,7 +156,7 @@ def snapshot_read(tournament_id: int, started: float) -> Snapshot:
         tournament = Tournament.objects.filter(pk=tournament_id).first()
         if tournament is None:
             raise TournamentNotFound(f"There is no tournament {tournament_id}.")
-        return Snapshot(
+        return Snapshot.encode(
             version=tournament.version,
             started=started,
             tournament=tournament_render(tournament),

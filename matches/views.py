@@ -1,6 +1,11 @@
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.http import parse_etags
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -14,10 +19,11 @@ from matches.serializers import (
     StartInput,
     match_data,
 )
-from matches.snapshots import Snapshot, snapshots
+from matches.snapshots import snapshots
 from tournaments.selectors import tournament_get, tournament_version
 from tournaments.serializers import TournamentDetailSerializer, tournament_detail_data
 
+NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag sent is the current one.")
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",
     str,
@@ -30,15 +36,15 @@ def snapshot_response(request, tournament_id: int, body) -> HttpResponse:
     """A read of the tournament's state, answered from the process's snapshot cache
     (matches.snapshots) with an ``ETag`` of the version it shows: ``304`` when
     ``If-None-Match`` names the current version (one indexed read, no rendering).
-    ``body`` picks the encoding (``Snapshot.bracket``, ``Snapshot.detail``)."""
+    ``body`` picks the document (``"bracket"``, ``"detail"``)."""
     version = tournament_version(tournament_id=tournament_id)
     current = f'"{version}"'
     held = parse_etags(request.headers.get("If-None-Match", ""))
     if current in held or "*" in held:
         return HttpResponseNotModified(headers={"ETag": current, "Cache-Control": "no-cache"})
-    snapshot: Snapshot = snapshots.get(tournament_id, at_least=version)
+    snapshot = snapshots.get(tournament_id, at_least=version)
     return HttpResponse(
-        body(snapshot),
+        getattr(snapshot, body),
         content_type="application/json",
         headers={"ETag": f'"{snapshot.version}"', "Cache-Control": "no-cache"},
     )
@@ -68,13 +74,14 @@ class TournamentBracketView(APIView):
             200: inline_serializer(
                 "Bracket",
                 {"version": serializers.IntegerField(), "matches": MatchSerializer(many=True)},
-            )
+            ),
+            304: NOT_MODIFIED,
         },
         parameters=[IF_NONE_MATCH],
         tags=["tournaments"],
     )
     def get(self, request, tournament_id: int):
-        return snapshot_response(request, tournament_id, Snapshot.bracket)
+        return snapshot_response(request, tournament_id, "bracket")
 
 
 class TournamentStandingsView(APIView):

@@ -112,7 +112,7 @@ def test_a_reader_the_read_in_flight_cannot_serve_starts_the_next_one():
         if len(started_reads) == 1:
             in_read.set()
             go_on.wait(5)
-        return snapshots_module.Snapshot(next(versions), started, {}, [], [])
+        return snapshots_module.Snapshot(next(versions), started, "", "", "")
 
     cache = SnapshotCache(read)
     results = {}
@@ -165,3 +165,12 @@ def test_rest_reads_carry_the_version_as_etag_and_answer_304(
     assert anon.get(url, HTTP_IF_NONE_MATCH=f'"0", {changed["ETag"]}').status_code == 304
     assert anon.get(url, HTTP_IF_NONE_MATCH="*").status_code == 304
     assert anon.get(path.format(id=tournament.pk + 1000)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_if_none_match_and_304(anon):
+    schema = anon.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path in ("/api/tournaments/{tournament_id}", "/api/tournaments/{tournament_id}/bracket"):
+        operation = schema["paths"][path]["get"]
+        assert "304" in operation["responses"], path
+        assert "If-None-Match" in [p["name"] for p in operation["parameters"]], path

@@ -5,8 +5,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from matches.snapshots import Snapshot
-from matches.views import IF_NONE_MATCH, snapshot_response
+from matches.views import IF_NONE_MATCH, NOT_MODIFIED, snapshot_response
 from project.errors import InvalidInput
 from project.idempotency import run_idempotent
 from project.pagination import NewestFirstPagination
@@ -77,12 +76,12 @@ class TournamentListView(ListAPIView):
 
 class TournamentDetailView(APIView):
     @extend_schema(
-        responses={200: TournamentDetailSerializer},
+        responses={200: TournamentDetailSerializer, 304: NOT_MODIFIED},
         parameters=[IF_NONE_MATCH],
         tags=["tournaments"],
     )
     def get(self, request, tournament_id: int):
-        return snapshot_response(request, tournament_id, Snapshot.detail)
+        return snapshot_response(request, tournament_id, "detail")
 
 
 class TournamentJoinView(APIView):
