@@ -78,12 +78,22 @@ DIRECT_WRITES = os.environ.get("LIVE_DIRECT_WRITES", "1") != "0"
 # snapshot reads would queue behind each other and behind every HTTP view.
 DB_THREADS = 4
 _executor = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="live-db")
+# Tournament snapshots (matches.snapshots) have threads of their own, so at most this many
+# are read at once: a storm of connects to many tournaments queues there, while replays,
+# gap repairs and match-socket actions keep the threads above.
+SNAPSHOT_THREADS = 2
+_snapshot_executor = ThreadPoolExecutor(
+    max_workers=SNAPSHOT_THREADS, thread_name_prefix="live-snapshot"
+)
 
 
-def db_call(func: Callable, /, **kwargs):
-    """Run a sync ORM function on the live executor; returns an awaitable."""
+def db_call(func: Callable, /, *, snapshot: bool = False, **kwargs):
+    """Run a sync ORM function on the live executor (``snapshot=True``: the snapshot
+    executor); returns an awaitable."""
     return DatabaseSyncToAsync(
-        functools.partial(_closing, func, kwargs), thread_sensitive=False, executor=_executor
+        functools.partial(_closing, func, kwargs),
+        thread_sensitive=False,
+        executor=_snapshot_executor if snapshot else _executor,
     )()
 
 

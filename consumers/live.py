@@ -30,7 +30,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 
 from consumers import selectors
-from consumers.hub import CLOSE_SLOW, Outbox, Topic, db_call, hub_get
+from consumers.hub import BACKLOG_LIMIT, CLOSE_SLOW, Outbox, Topic, db_call, hub_get
 from matches.serializers import ResultInput, match_data
 from project.encoding import json_text
 from project.errors import DomainError, NotFound, api_exception_handler
@@ -51,6 +51,9 @@ RATE = 5.0  # client frames per second, sustained
 BURST = 20.0  # client frames at once
 AUTH_TIMEOUT = 10.0  # s an unauthenticated match socket waits for its `auth` frame
 REPLAY_LIMIT = 1000  # missed events beyond which a snapshot is sent instead
+# Live events a socket keeps while it waits for its snapshot or replay; one more closes it
+# with 4408, as a client that fell behind (consumers.hub.BACKLOG_LIMIT).
+BUFFER_LIMIT = BACKLOG_LIMIT
 
 
 class BadFrame(Exception):
@@ -165,6 +168,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # Listener (called by the topic)
     def deliver(self, event: LiveEvent) -> None:
         if self.buffer is not None:
+            if len(self.buffer) >= BUFFER_LIMIT:
+                # Its read takes so long that this many events came meanwhile: drop them
+                # rather than hold them; the client resumes with ?since= (as a slow one).
+                self.buffer.clear()
+                self.resync_required()
+                return
             self.buffer.append(event)
         elif event.version <= self.last:
             pass  # already in what was read from the log
@@ -249,6 +258,7 @@ class TournamentConsumer(LiveConsumer):
         released = topic.last if topic is not None else None
         version, snapshot = await db_call(
             selectors.tournament_snapshot,
+            snapshot=True,
             tournament_id=self.tournament_id,
             at_least=released,
             started_after=topic.epoch if topic is not None and released is None else None,

@@ -4,11 +4,13 @@ same cache with an ETag and 304."""
 
 import asyncio
 import threading
+import time
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from consumers.hub import db_call
 from matches import snapshots as snapshots_module
 from matches.snapshots import SnapshotCache, snapshots
 from tests.test_consumers import (  # noqa: F401 - fixtures
@@ -18,6 +20,7 @@ from tests.test_consumers import (  # noqa: F401 - fixtures
     events_until,
     join,
     receive,
+    receive_close,
 )
 from tournaments.services import tournament_join
 
@@ -174,3 +177,90 @@ def test_the_schema_documents_if_none_match_and_304(anon):
         operation = schema["paths"][path]["get"]
         assert "304" in operation["responses"], path
         assert "If-None-Match" in [p["name"] for p in operation["parameters"]], path
+
+
+async def test_a_socket_waiting_for_its_snapshot_buffers_at_most_the_limit(
+    cup,  # noqa: F811
+    monkeypatch,
+):
+    """Events that arrive while a socket waits for its snapshot are kept up to
+    ``BUFFER_LIMIT``; one more closes it with 4408 (resume with ?since=) instead of
+    holding an unbounded list."""
+    from consumers import live
+
+    monkeypatch.setattr(live, "BUFFER_LIMIT", 3)
+    read = snapshots_module.snapshot_read
+    go_on = threading.Event()
+    in_read = threading.Event()
+
+    finished = threading.Event()
+
+    def slow_read(tournament_id, started):
+        in_read.set()
+        go_on.wait(5)
+        try:
+            return read(tournament_id, started)
+        finally:
+            finished.set()
+
+    path = f"/ws/tournaments/{cup.tournament.pk}/"
+    # A socket already live: the topic releases events to listeners as they come.
+    watcher = await connect(path)
+    assert (await receive(watcher))["type"] == "snapshot"
+    await join(cup, "first")  # the cached snapshot is now behind: the next connect reads
+    assert await events_until(watcher, 1) == [1]
+
+    monkeypatch.setattr(snapshots, "_read", slow_read)
+    waiting = asyncio.ensure_future(connect(path))
+    await asyncio.to_thread(in_read.wait, 5)
+    for i in range(3):
+        await join(cup, f"kept{i}")
+    await asyncio.sleep(0.3)  # three events buffered: still open
+    socket = await waiting
+    assert await socket.receive_nothing(timeout=0.2)
+    await join(cup, "one-too-many")
+    assert await receive_close(socket) == 4408
+    go_on.set()
+    await asyncio.to_thread(finished.wait, 5)  # no read left running into the teardown
+    assert await events_until(watcher, 5) == [2, 3, 4, 5]  # the live one is unaffected
+    await watcher.disconnect()
+
+
+async def test_snapshot_reads_run_at_most_snapshot_threads_at_once(cup, monkeypatch):  # noqa: F811
+    from consumers import hub as hub_module
+    from tournaments.services import tournament_create
+
+    cups = [cup.tournament.pk] + [
+        (
+            await db_call(
+                tournament_create,
+                organizer=cup.organizer,
+                name=f"Cup {i}",
+                format="swiss",
+                max_participants=8,
+            )
+        ).pk
+        for i in range(4)
+    ]
+    read = snapshots_module.snapshot_read
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def counted_read(tournament_id, started):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.2)
+            return read(tournament_id, started)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(snapshots, "_read", counted_read)
+    sockets = await asyncio.gather(*(connect(f"/ws/tournaments/{pk}/") for pk in cups))
+    frames = [await receive(ws) for ws in sockets]
+    assert [f["tournament"]["id"] for f in frames] == cups
+    assert most[0] == hub_module.SNAPSHOT_THREADS
+    for ws in sockets:
+        await ws.disconnect()
