@@ -14,7 +14,8 @@ app = Celery("project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# A task whose database connection was lost (PostgreSQL restarted, its backend terminated)
-# or whose transaction lost a deadlock rolled back whole: every task is idempotent, so it
-# is retried (the worker closes the dead connection before the next run).
+# The errors of a lost database connection (PostgreSQL restarted, its backend terminated)
+# or of a transaction that lost a deadlock: either way it rolled back whole. Every task is
+# idempotent, so a task is retried on them (the worker closes the dead connection before the
+# next run); project.middleware runs a read's view again on a lost connection.
 DATABASE_ERRORS = (OperationalError, InterfaceError)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import connection
+
+from project.celery import DATABASE_ERRORS
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -31,7 +33,7 @@ class LostConnectionReadRetry:
     def process_exception(self, request, exception):
         if (
             request.method not in SAFE_METHODS
-            or not isinstance(exception, OperationalError | InterfaceError)
+            or not isinstance(exception, DATABASE_ERRORS)
             or getattr(request, "lost_connection_retried", False)
             or connection.in_atomic_block
             or connection.is_usable()

@@ -35,6 +35,7 @@ from tests.processes import (
 )
 from tests.test_lost_connections import backends_terminate
 from tests.test_refunds import LEDGER_OK, assert_refunded_exactly_once, big_cup, ledger_check
+from tests.test_refunds_worker import pending
 from tournaments.models import Participant, Tournament, TournamentEvent
 from tournaments.services import tournament_create, tournament_join
 from wallets.models import Account, Entry, Posting
@@ -262,10 +263,6 @@ def test_no_5xx_once_the_database_answers_again_and_the_money_holds(
         versions = event_versions(tournament)
         assert versions == list(range(1, len(versions) + 1)), tournament.name
     assert ledger_check() == LEDGER_OK
-
-
-def pending(cup: Tournament) -> int:
-    return Tournament.objects.values_list("refunds_pending", flat=True).get(pk=cup.pk)
 
 
 def prizes_paid(tournament: Tournament) -> int:

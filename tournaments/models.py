@@ -141,14 +141,12 @@ class Tournament(models.Model):
 
     def clean(self) -> None:
         # The split on its own is the field's validator; here, what needs the other fields.
-        if (
-            self.max_participants
-            and isinstance(self.prize_split, list)
-            and len(self.prize_split) > self.max_participants
-        ):
-            raise ValidationError(
-                {"prize_split": ["More places are paid than there are participants."]}
-            )
+        if not self.max_participants:
+            return
+        alone = prize_split_errors(self.prize_split)
+        with_places = prize_split_errors(self.prize_split, max_participants=self.max_participants)
+        if needs_places := [error for error in with_places if error not in alone]:
+            raise ValidationError({"prize_split": needs_places})
 
     @property
     def is_team_event(self) -> bool:
