@@ -26,6 +26,7 @@ from rest_framework.authtoken.models import Token
 
 from matches.models import Match
 from matches.services import match_report, match_reset, tournament_start
+from tests.brackets import free_cup_started, results_fast_forward
 from tests.processes import database_url_of_the_tests, free_port
 from tournaments.models import Participant, Tournament
 from tournaments.services import tournament_create, tournament_join
@@ -82,6 +83,10 @@ class Server:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
 
+    def get(self, path: str) -> tuple[int, dict]:
+        with urllib.request.urlopen(self.url(path), timeout=10) as response:
+            return response.status, json.loads(response.read())
+
     def post(self, path: str, body: dict, *, token: str) -> tuple[int, dict]:
         request = urllib.request.Request(
             self.url(path),
@@ -124,7 +129,12 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"
     try:
         with sync_api.sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            # Scrollbars drawn, as a person sees them: Playwright hides them by default.
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=CHROMIUM_ARGS,
+                ignore_default_args=["--hide-scrollbars"],
+            )
             yield chromium
             chromium.close()
     finally:
@@ -419,3 +429,136 @@ def test_a_reset_in_swiss_takes_back_the_round_paired_on_it(page, server, cup):
     expect(card(page, first_round[0])).to_have_attribute("data-status", "ready")
     expect(page.locator('.round[data-round="2"] .match')).to_have_count(0)
     assert not Match.objects.filter(tournament=tournament, round=2).exists()
+
+
+# What a reader needs of a match card: a seed, a name of some length, a score.
+CARD_MIN_WIDTH = 180
+
+# Records, in the page, every node the board gains or loses from now on (a replaced card
+# is one node out and one in); attribute changes (a connector line's class) are not nodes.
+WATCH_BOARD = """() => {
+  window.boardChanges = [];
+  const describe = (node) =>
+    node.nodeType === Node.ELEMENT_NODE && node.matches(".match")
+      ? "match " + node.dataset.matchId
+      : node.nodeName.toLowerCase();
+  new MutationObserver((records) => {
+    for (const record of records) {
+      for (const node of record.addedNodes) window.boardChanges.push("+" + describe(node));
+      for (const node of record.removedNodes) window.boardChanges.push("-" + describe(node));
+    }
+  }).observe(document.getElementById("board"), { childList: true, subtree: true });
+}"""
+
+# The docs' picture of the page, taken again by this test when UPDATE_SCREENSHOTS=1 (a run
+# of the suite leaves the working tree as it found it).
+SCREENSHOT = Path(settings.BASE_DIR) / "docs" / "screenshots" / "live-de-256.png"
+
+
+def test_a_256_player_double_elimination_is_readable_and_a_result_touches_only_its_cards(
+    page, server, make_user, tmp_path
+):
+    def started_with_results():
+        organizer = make_user()
+        tournament = free_cup_started(organizer=organizer, format="double_elimination", players=256)
+        # Two rounds of the winners bracket and the first of the losers bracket are in.
+        results_fast_forward(tournament=tournament, passes=2)
+        return tournament
+
+    tournament = committed(started_with_results)
+    status, bracket = server.get(f"/api/tournaments/{tournament.pk}/bracket")
+    assert status == 200
+    api_ids = sorted(m["id"] for m in bracket["matches"])
+    rounds = {(m["bracket"], m["round"]) for m in bracket["matches"]}
+    # Winners 255, losers 254, one grand final; 8 winners rounds, 14 losers rounds.
+    assert len(api_ids) == 510 and len(rounds) == 8 + 14 + 1
+
+    page.goto(server.url(f"/tournaments/{tournament.pk}/live"))
+    expect(page.locator("#indicator")).to_have_attribute("data-state", "live")
+    expect(page.locator(".match")).to_have_count(len(api_ids))
+    page.screenshot(path=tmp_path / "live-de-256.png")
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        page.screenshot(path=SCREENSHOT)
+
+    # Every match of every round is drawn once, under a title per round, in three labelled
+    # sections.
+    drawn = page.eval_on_selector_all(".match", "cards => cards.map(c => +c.dataset.matchId)")
+    assert sorted(drawn) == api_ids
+    expect(page.locator(".round-title")).to_have_count(len(rounds))
+    expect(page.locator(".panel.bracket > h2")).to_have_text(
+        ["Winners bracket", "Losers bracket", "Grand final"]
+    )
+    expect(page.locator("[data-bracket=upper] .round-title")).to_have_count(8)
+    expect(page.locator("[data-bracket=lower] .round-title")).to_have_count(14)
+    expect(page.locator("[data-bracket=lower] .round-title").last).to_have_text("Losers final")
+
+    # Readable: cards wide enough, no name cut short.
+    assert (
+        page.eval_on_selector_all(".match", "cards => Math.min(...cards.map(c => c.offsetWidth))")
+        >= CARD_MIN_WIDTH
+    )
+    clipped = page.eval_on_selector_all(
+        ".match .name", "names => names.filter(n => n.scrollWidth > n.clientWidth).length"
+    )
+    assert clipped == 0
+
+    # Each bracket scrolls inside a window no taller than the screen, its scrollbars in
+    # sight (they take room in the box), and the page scrolls on to the next section.
+    for key in ("upper", "lower"):
+        box = page.eval_on_selector(
+            f'.bracket-scroll[data-scroll-key="{key}"]',
+            """el => ({
+              scrolls: el.scrollHeight > el.clientHeight && el.scrollWidth > el.clientWidth,
+              fits: el.getBoundingClientRect().height <= innerHeight,
+              vertical_bar: el.offsetWidth - el.clientWidth,
+              horizontal_bar: el.offsetHeight - el.clientHeight,
+            })""",
+        )
+        assert box["scrolls"] and box["fits"], (key, box)
+        assert box["vertical_bar"] > 0 and box["horizontal_bar"] > 0, (key, box)
+    assert page.evaluate("document.documentElement.scrollHeight > innerHeight")
+
+    # The deep end is reachable: scrolled into view, it is on screen.
+    losers_final, grand_final = (
+        Match.objects.filter(tournament=tournament, bracket=bracket_name).order_by("-round").first()
+        for bracket_name in ("losers", "grand_final")
+    )
+    for match in (losers_final, grand_final):
+        card(page, match).scroll_into_view_if_needed()
+        expect(card(page, match)).to_be_in_viewport()
+    # And a link above the brackets leads to each of them.
+    page.evaluate("window.scrollTo(0, 0)")
+    expect(page.locator("nav.jump a")).to_have_text(
+        ["Winners bracket", "Losers bracket", "Grand final"]
+    )
+    page.locator("nav.jump a", has_text="Grand final").click()
+    expect(card(page, grand_final)).to_be_in_viewport()
+
+    # One result, reported through the API: the page replaces the cards of the matches it
+    # changed (the match, where its winner and its loser went), nothing else.
+    match = ready(tournament, bracket="winners")
+    expected = {match.pk, match.next_match_id, match.loser_next_match_id}
+    page.evaluate(WATCH_BOARD)
+    for pk in (match.participant_a_id, match.participant_b_id):
+        captain = Participant.objects.get(pk=pk).captain
+        token = committed(lambda user=captain: Token.objects.get_or_create(user=user)[0].key)
+        status, body = server.post(
+            f"/api/matches/{match.pk}/report",
+            {"winner": match.participant_a_id, "scores": [2, 0]},
+            token=token,
+        )
+        assert status == 200, body
+    expect(page.locator("#live")).to_have_attribute("data-version", str(version_of(tournament)))
+    expect(card(page, match)).to_have_attribute("data-status", "completed")
+    winner, loser = match.participant_a_id, match.participant_b_id
+    for pk, participant in ((match.next_match_id, winner), (match.loser_next_match_id, loser)):
+        moved_to = page.locator(f'.match[data-match-id="{pk}"]')
+        expect(moved_to.locator(f'[data-participant="{participant}"]')).to_have_count(1)
+
+    changes = page.evaluate("window.boardChanges")
+    replaced = {int(change.split()[1]) for change in changes if change[1:].startswith("match ")}
+    assert replaced == expected, changes
+    assert all(change[1:].startswith("match ") for change in changes), changes
+    # One card replaced per event that names it (two for the reported match, one each for
+    # the two it fed): out and in.
+    assert len(changes) <= 2 * 4, changes

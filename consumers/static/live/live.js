@@ -293,9 +293,9 @@
     }, RENDER_DELAY_MS);
   }
 
-  /* Redraw only the cards of these matches (and what depends on them), when each is
-   * already on the page; false when the board must be drawn again as a whole. Large
-   * brackets stay cheap to follow this way. */
+  /* Redraw only the cards of these matches (and their own connector lines), when each is
+   * already on the page; false when the board must be drawn again as a whole. A result in
+   * a 256-player bracket then touches the three or four cards it changed, not 500. */
   function patchMatches(ids) {
     const cards = ids.map((id) => board.querySelector(`.match[data-match-id="${id}"]`));
     if (cards.some((card) => !card)) return false;
@@ -312,7 +312,7 @@
       if (round) round.querySelector("h3").replaceWith(roundHeading(Number(round.dataset.round)));
     }
     root.dataset.version = String(state.version);
-    if (cards.length) drawConnectors();
+    connectorsFrom(ids);
     patchStandings();
     return true;
   }
@@ -438,17 +438,6 @@
         matches: winners.filter((m) => m.round === r),
       });
     }
-    // The second grand final exists only once it is needed (the losers-bracket side won
-    // the first); it is drawn only while the first one still points at it.
-    const first = finals.find((m) => m.round === 1);
-    for (const final of finals) {
-      if (final.round > 1 && (!first || first.next_match !== final.id)) continue;
-      upper.push({
-        title: final.round === 1 ? "Grand final" : "Grand final reset",
-        slots: 1,
-        matches: [final],
-      });
-    }
     const sections = [bracketSection("upper", isDouble ? "Winners bracket" : "Bracket", upper)];
 
     if (losers.length) {
@@ -463,7 +452,25 @@
       }
       sections.push(bracketSection("lower", "Losers bracket", lower));
     }
-    return sections;
+    // The grand final gets a section of its own below both brackets: beside the winners
+    // final it sat halfway down a tree thousands of pixels tall. The second grand final
+    // exists only once it is needed (the losers-bracket side won the first); it is drawn
+    // only while the first one still points at it.
+    const first = finals.find((m) => m.round === 1);
+    const deciding = finals
+      .filter((final) => final.round === 1 || (first && first.next_match === final.id))
+      .map((final) => ({
+        title: final.round === 1 ? "Grand final" : "Grand final reset",
+        slots: 1,
+        matches: [final],
+      }));
+    if (deciding.length) sections.push(bracketSection("final", "Grand final", deciding));
+    if (sections.length < 2) return sections;
+    // Each bracket is at most a screen tall: links to them say what lies below.
+    const links = sections.map((section) =>
+      el("a", { href: `#${section.id}` }, section.querySelector("h2").textContent)
+    );
+    return [el("nav", { class: "jump", "aria-label": "Brackets" }, links), ...sections];
   }
 
   function winnersRoundTitle(r, k, isDouble) {
@@ -499,7 +506,7 @@
     grid.append(svg("svg", { class: "connectors", "aria-hidden": "true" }));
     return el(
       "section",
-      { class: "panel bracket", "data-bracket": key },
+      { class: "panel bracket", id: `bracket-${key}`, "data-bracket": key },
       el("h2", {}, title),
       el("div", { class: "bracket-scroll", "data-scroll-key": key }, grid)
     );
@@ -510,27 +517,50 @@
    * for each line. */
   function drawConnectors() {
     const drawings = [...board.querySelectorAll(".bracket-grid")].map((grid) => {
-      const lines = [];
-      for (const card of grid.querySelectorAll(".match[data-next]")) {
-        const target = grid.querySelector(`.match[data-match-id="${card.dataset.next}"]`);
-        if (!target) continue;
-        const x1 = card.offsetLeft + card.offsetWidth;
-        const y1 = card.offsetTop + card.offsetHeight / 2;
-        const x2 = target.offsetLeft;
-        const y2 = target.offsetTop + target.offsetHeight / 2;
-        const done = card.dataset.status === "completed";
-        lines.push({ d: `M${x1} ${y1}H${x1 + (x2 - x1) / 2}V${y2}H${x2}`, done });
-      }
-      return { grid, width: grid.scrollWidth, height: grid.scrollHeight, lines };
+      const lines = [...grid.querySelectorAll(".match[data-next]")].map(connector).filter(Boolean);
+      // The grid's own box: its scroll size would count the layer itself, which an SVG
+      // draws 300 x 150 before it is given a size, and so keep a small grid scrolling.
+      return { grid, width: grid.offsetWidth, height: grid.offsetHeight, lines };
     });
     for (const { grid, width, height, lines } of drawings) {
       const layer = grid.querySelector("svg.connectors");
       layer.setAttribute("width", width);
       layer.setAttribute("height", height);
-      layer.replaceChildren(
-        ...lines.map(({ d, done }) => svg("path", { d, class: done ? "done" : "" }))
-      );
+      layer.replaceChildren(...lines.map((line) => svg("path", line)));
     }
+  }
+
+  /* Only the lines leaving these matches' cards. A patched card keeps its grid cell, so
+   * every other line, including those arriving at it, is still right. */
+  function connectorsFrom(ids) {
+    const lines = ids.map((id) => {
+      const card = board.querySelector(`.bracket-grid .match[data-match-id="${id}"]`);
+      const layer = card?.closest(".bracket-grid").querySelector("svg.connectors");
+      return { id, layer, line: card && connector(card) };
+    });
+    for (const { id, layer, line } of lines) {
+      if (!layer) continue;
+      const path = layer.querySelector(`path[data-from="${id}"]`);
+      if (!line) path?.remove();
+      else if (!path) layer.append(svg("path", line));
+      else for (const name of ["d", "class"]) path.setAttribute(name, line[name]);
+    }
+  }
+
+  function connector(card) {
+    const grid = card.closest(".bracket-grid");
+    const next = card.dataset.next;
+    const target = next && grid.querySelector(`.match[data-match-id="${next}"]`);
+    if (!target) return null;
+    const x1 = card.offsetLeft + card.offsetWidth;
+    const y1 = card.offsetTop + card.offsetHeight / 2;
+    const x2 = target.offsetLeft;
+    const y2 = target.offsetTop + target.offsetHeight / 2;
+    return {
+      d: `M${x1} ${y1}H${x1 + (x2 - x1) / 2}V${y2}H${x2}`,
+      class: card.dataset.status === "completed" ? "done" : "",
+      "data-from": card.dataset.matchId,
+    };
   }
 
   // Round robin and swiss: a standings table beside the rounds.
