@@ -408,11 +408,28 @@ class Outbox:
     task, which drains the queue and then ends.
     """
 
+    # One per socket, so slots, and no deque until a frame has to wait: an idle spectator's
+    # outbox is a few references (bench/memory.py).
+    __slots__ = (
+        "send",
+        "on_slow",
+        "loop",
+        "items",
+        "writer",
+        "progress_at",
+        "daphne",
+        "flow",
+        "direct",
+        "connection",
+        "closed",
+    )
+
     def __init__(self, send: Callable, *, on_slow: Callable[[], None]):
         self.send = _server_send(send)
         self.on_slow = on_slow
         self.loop = asyncio.get_running_loop()
-        self.items: collections.deque[str | int] = collections.deque()
+        # Frames waiting behind a send that has to wait; None while none ever had to.
+        self.items: collections.deque[str | int] | None = None
         self.writer: asyncio.Task | None = None
         self.progress_at = self.loop.time()
         # Under daphne: its WebSocket protocol. Flow control and direct writes attach to
@@ -420,10 +437,13 @@ class Outbox:
         # still the HTTP channel).
         self.daphne = _daphne_protocol(self.send)
         self.flow: _TwistedFlow | None = None
-        # Writes a text frame past ASGI; False when it cannot (then the ASGI path).
-        self.direct: Callable[[str], bool] | None = None
-        if DIRECT_WRITES and self.daphne is None:
-            self.direct = _uvicorn_direct(self.send)
+        # ``direct(connection, text)`` writes a text frame past ASGI; False when it cannot
+        # (then the ASGI path). A shared function and the connection, not a partial: one
+        # object less per socket.
+        self.direct: Callable[[object, str], bool] | None = None
+        self.connection = None
+        if DIRECT_WRITES and self.daphne is None and _uvicorn_direct_capable(self.send):
+            self.direct, self.connection = _uvicorn_write, self.send.__self__
         self.closed = False
 
     def _attach(self) -> None:
@@ -433,7 +453,7 @@ class Outbox:
         self.daphne = None
         self.flow = _twisted_flow(protocol)
         if self.flow is not None and DIRECT_WRITES and _direct_capable(protocol):
-            self.direct = functools.partial(_direct_write, protocol)
+            self.direct, self.connection = _direct_write, protocol
 
     def put(self, item: str | int) -> None:
         if self.closed:
@@ -443,7 +463,7 @@ class Outbox:
         if isinstance(item, int):
             self.closed = True
         if self.writer is None and not self.items and not (self.flow and self.flow.paused):
-            if self.direct is not None and type(item) is str and self.direct(item):
+            if self.direct is not None and type(item) is str and self.direct(self.connection, item):
                 self.progress_at = self.loop.time()
                 return
             self._step(item)
@@ -452,18 +472,20 @@ class Outbox:
             stalled = self.loop.time() - self.progress_at > STALL_SECONDS
             if stalled or len(self.items) >= BACKLOG_LIMIT:
                 self.closed = True
-                self.items.clear()
+                self.items = None
                 self.on_slow()
                 return
         else:
             self.progress_at = self.loop.time()
+            if self.items is None:
+                self.items = collections.deque()
         self.items.append(item)
         if self.writer is None:
             self.writer = self.loop.create_task(self._drain(None, None))
 
     def stop(self) -> None:
         self.closed = True
-        self.items.clear()
+        self.items = None
         if self.writer is not None:
             self.writer.cancel()
         if self.flow is not None:
@@ -498,7 +520,11 @@ class Outbox:
                     await self.flow.resumed()
                     continue
                 item = self.items.popleft()
-                if not (self.direct is not None and type(item) is str and self.direct(item)):
+                if not (
+                    self.direct is not None
+                    and type(item) is str
+                    and self.direct(self.connection, item)
+                ):
                     await self.send(self._message(item))
                 self.progress_at = self.loop.time()
         except asyncio.CancelledError:
@@ -506,9 +532,11 @@ class Outbox:
         except Exception:
             logger.debug("live: send failed", exc_info=True)
             self.closed = True
-            self.items.clear()
+            self.items = None
         finally:
             self.writer = None
+            if not self.items:
+                self.items = None  # drained: the socket holds no deque while idle
 
 
 async def _finish(coro, waiting_on) -> None:
@@ -623,23 +651,30 @@ def _direct_capable(protocol) -> bool:
 # message, and otherwise leaves the frame to ``send`` (which waits while paused).
 
 
-def _uvicorn_direct(send: Callable) -> Callable[[str], bool] | None:
+def _uvicorn_direct_capable(send: Callable) -> bool:
+    """Whether ``send`` is uvicorn's on its sans-I/O protocol, which ``_uvicorn_write``
+    knows how to write to."""
+    global _websockets_open
     protocol = getattr(send, "__self__", None)
     if type(protocol).__module__ != "uvicorn.protocols.websockets.websockets_sansio_impl":
-        return None
+        return False
     try:
         from websockets.protocol import State
 
         protocol.conn, protocol.writable, protocol.transport  # noqa: B018 - all there?
     except (ImportError, AttributeError):
-        return None
-    return functools.partial(_uvicorn_write, protocol, State.OPEN)
+        return False
+    _websockets_open = State.OPEN
+    return True
 
 
-def _uvicorn_write(protocol, open_state, text: str) -> bool:
+_websockets_open = None  # websockets.protocol.State.OPEN, once a uvicorn socket was seen
+
+
+def _uvicorn_write(protocol, text: str) -> bool:
     conn = protocol.conn
     if (
-        conn.state is not open_state
+        conn.state is not _websockets_open
         or conn.extensions
         or conn.expect_continuation_frame
         or protocol.close_sent
@@ -661,6 +696,8 @@ class _TwistedFlow:
     ``HTTPChannel`` that parsed the handshake (which, paused, only stops reading the
     socket: nothing would ever hold the frames back). The flow takes its place.
     """
+
+    __slots__ = ("protocol", "paused", "waiter")
 
     def __init__(self, protocol):
         from twisted.web.http import HTTPChannel

@@ -30,7 +30,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 
 from consumers import selectors
-from consumers.hub import BACKLOG_LIMIT, CLOSE_SLOW, Outbox, Topic, db_call, hub_get
+from consumers.hub import (
+    BACKLOG_LIMIT,
+    CLOSE_SLOW,
+    Outbox,
+    Topic,
+    db_call,
+    hub_get,
+)
 from matches.serializers import ResultInput, match_data
 from project.encoding import json_text
 from project.errors import DomainError, NotFound, api_exception_handler
@@ -62,24 +69,26 @@ class BadFrame(Exception):
         self.code, self.detail = code, detail
 
 
-class LiveConsumer(AsyncWebsocketConsumer):
+class LiveSocket:
     """What both sockets share: the outbox, the seam, client-frame hygiene.
 
-    No per-consumer channel-layer channel: live events come from the process's hub.
+    No per-socket channel-layer channel: live events come from the process's hub. Slots, not
+    a ``__dict__``: an idle spectator should cost the server little more than its connection
+    (``bench/memory.py``).
     """
 
-    channel_layer_alias = "__no_layer_per_consumer__"  # get_channel_layer() -> None
+    __slots__ = ("outbox", "topic", "last", "buffer", "strikes", "tokens", "tokens_at", "closing")
 
-    async def websocket_connect(self, message):
-        self.outbox = Outbox(self.base_send, on_slow=self._slow)
+    def live_start(self, send) -> None:
+        """Before the handshake: ``send`` is the server's (or Channels') ASGI send."""
+        self.outbox = Outbox(send, on_slow=self._slow)
         self.topic: Topic | None = None
         self.last: int | None = None  # last version handed to the outbox
         self.buffer: list[LiveEvent] | None = []  # None once live
         self.strikes = 0
         self.tokens = BURST
-        self.tokens_at = asyncio.get_running_loop().time()
+        self.tokens_at: float | None = None  # of the last client frame; None: none yet
         self.closing = False
-        await super().websocket_connect(message)
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -106,7 +115,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _close_now(self, code: int) -> None:
         try:
             await asyncio.wait_for(
-                self.base_send({"type": "websocket.close", "code": code}), timeout=5
+                self.outbox.send({"type": "websocket.close", "code": code}), timeout=5
             )
         except Exception:  # the transport is gone or wedged; the server reaps it
             logger.debug("live: close %s not sent", code, exc_info=True)
@@ -194,7 +203,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         now = asyncio.get_running_loop().time()
-        self.tokens = min(BURST, self.tokens + (now - self.tokens_at) * RATE)
+        if self.tokens_at is not None:  # else the bucket is full, as it was at the connect
+            self.tokens = min(BURST, self.tokens + (now - self.tokens_at) * RATE)
         self.tokens_at = now
         if self.tokens < 1:
             self.close_with(CLOSE_FLOOD)
@@ -224,13 +234,45 @@ class LiveConsumer(AsyncWebsocketConsumer):
         raise BadFrame("unknown_action", f"Unknown action {frame['action'][:40]!r}.")
 
 
-class TournamentConsumer(LiveConsumer):
-    """``/ws/tournaments/{id}/[?since=V]``: snapshot or replay, then every event."""
+class TournamentSocket(LiveSocket):
+    """``/ws/tournaments/{id}/[?since=V]``: snapshot or replay, then every event.
 
-    async def connect(self):
-        await self.accept()
-        self.tournament_id = self.scope["url_route"]["kwargs"]["tournament_id"]
-        raw = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("since")
+    Anyone may watch, so this socket needs no user, session or cookies: it is a plain ASGI
+    application (``serve``), not a Channels consumer behind the authentication stack. Per
+    idle spectator that leaves this object, its outbox and one coroutine, where the
+    consumer, its dispatch task and the middleware's scopes, coroutines and session took
+    about 12 KiB more (``bench/memory.py``). Its frames and close codes are the same as
+    through the stack; ``project.asgi`` checks the origin before it comes here.
+    """
+
+    __slots__ = ("tournament_id",)
+
+    def __init__(self, tournament_id: int):
+        self.tournament_id = tournament_id
+
+    async def serve(self, scope, receive, send) -> None:
+        """The socket's life, one ASGI message at a time, as a Channels consumer handles it
+        (a frame that comes while the connect is still reading waits for it)."""
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                if message.get("text") is not None:
+                    await self.receive(text_data=message["text"])
+                else:
+                    await self.receive(bytes_data=message["bytes"])
+            elif kind == "websocket.connect":
+                self.live_start(send)
+                await send({"type": "websocket.accept", "subprotocol": None})
+                await self.connect(scope.get("query_string", b""))
+            elif kind == "websocket.disconnect":
+                await self.disconnect(message.get("code"))
+                return
+            else:
+                raise ValueError(f"No handler for message type {kind}")
+
+    async def connect(self, query_string: bytes) -> None:
+        raw = parse_qs(query_string.decode("latin-1")).get("since")
         since = None
         if raw is not None:
             if VERSION_PATTERN.fullmatch(raw[0]):
@@ -240,6 +282,14 @@ class TournamentConsumer(LiveConsumer):
         await self.go_live(self.tournament_id, since)
 
     async def read_log(self, since):
+        topic = self.topic
+        if since is not None and topic is not None and since == topic.last:
+            # The topic has released exactly up to ``since`` and hands this socket, a
+            # listener already, everything after it: the log has nothing to add. Spectators
+            # resuming together (a restarted page, a reconnect storm) then cost no query
+            # each; measured with 10,000 (bench/memory.py), their queued reads were what
+            # kept the process's memory high long after they were done.
+            return since, []
         if since is not None:
             read = await db_call(
                 selectors.tournament_events_after,
@@ -256,14 +306,33 @@ class TournamentConsumer(LiveConsumer):
         # process that can use it (matches.snapshots).
         topic = self.topic
         released = topic.last if topic is not None else None
+        needs = {
+            "at_least": released,
+            "started_after": topic.epoch if topic is not None and released is None else None,
+        }
+        kept = selectors.tournament_snapshot_cached(tournament_id=self.tournament_id, **needs)
+        if kept is not None:  # no thread hop: a storm's sockets after the first read
+            return kept[0], [kept[1]]
         version, snapshot = await db_call(
-            selectors.tournament_snapshot,
-            snapshot=True,
-            tournament_id=self.tournament_id,
-            at_least=released,
-            started_after=topic.epoch if topic is not None and released is None else None,
+            selectors.tournament_snapshot, snapshot=True, tournament_id=self.tournament_id, **needs
         )
         return version, [snapshot]
+
+
+async def tournament_socket(scope, receive, send) -> None:
+    """``TournamentSocket`` as a route of Channels' ``URLRouter`` (``consumers.routing``)."""
+    tournament_id = scope["url_route"]["kwargs"]["tournament_id"]
+    await TournamentSocket(tournament_id).serve(scope, receive, send)
+
+
+class LiveConsumer(LiveSocket, AsyncWebsocketConsumer):
+    """A live socket that needs Channels' consumer: the user from the authentication stack."""
+
+    channel_layer_alias = "__no_layer_per_consumer__"  # get_channel_layer() -> None
+
+    async def websocket_connect(self, message):
+        self.live_start(self.base_send)
+        await super().websocket_connect(message)
 
 
 class MatchConsumer(LiveConsumer):

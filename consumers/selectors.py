@@ -30,6 +30,15 @@ def tournament_snapshot(
     return snapshot.version, snapshot.frame
 
 
+def tournament_snapshot_cached(
+    *, tournament_id: int, at_least: int | None = None, started_after: float | None = None
+) -> tuple[int, str] | None:
+    """``tournament_snapshot`` if the cache has one that will do, else None; no query, so
+    it may run on the event loop."""
+    snapshot = snapshots.cached(tournament_id, at_least=at_least, started_after=started_after)
+    return None if snapshot is None else (snapshot.version, snapshot.frame)
+
+
 def tournament_events_after(
     *, tournament_id: int, since: int, upto: int | None = None, limit: int | None = None
 ) -> tuple[int, list[LiveEvent]] | None:

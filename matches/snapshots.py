@@ -101,14 +101,29 @@ class SnapshotCache:
         self._flights: dict[int, _Flight] = {}
         self.reads = 0  # snapshots read since the process started (tests, benchmarks)
 
+    def cached(
+        self, tournament_id: int, *, at_least: int | None = None, started_after: float | None = None
+    ) -> Snapshot | None:
+        """The kept snapshot if it will do, else None; never reads (callers on the event
+        loop: a connect storm then costs no thread hop per socket once the read is done)."""
+        with self._lock:
+            return self._kept(tournament_id, at_least, started_after)
+
+    def _kept(self, tournament_id, at_least, started_after) -> Snapshot | None:
+        """``cached``, with the lock held."""
+        snapshot = self._snapshots.get(tournament_id)
+        if snapshot is not None and snapshot.usable(at_least, started_after):
+            self._snapshots.move_to_end(tournament_id)
+            return snapshot
+        return None
+
     def get(
         self, tournament_id: int, *, at_least: int | None = None, started_after: float | None = None
     ) -> Snapshot:
         while True:
             with self._lock:
-                snapshot = self._snapshots.get(tournament_id)
-                if snapshot is not None and snapshot.usable(at_least, started_after):
-                    self._snapshots.move_to_end(tournament_id)
+                snapshot = self._kept(tournament_id, at_least, started_after)
+                if snapshot is not None:
                     return snapshot
                 flight = self._flights.get(tournament_id)
                 leader = flight is None

@@ -164,6 +164,42 @@ async def test_since_the_current_version_sends_only_live_events(cup):
     await ws.disconnect()
 
 
+async def test_resuming_beside_a_watching_socket_sends_only_live_events_once(cup):
+    """A second socket resumes at the version the first one already watches live; both
+    then get every later event once."""
+    watcher = await connect(f"/ws/tournaments/{cup.tournament.pk}/")
+    assert (await receive(watcher))["type"] == "snapshot"
+    await join(cup, "p0")
+    assert (await receive(watcher))["version"] == 1
+    resumer = await connect(f"/ws/tournaments/{cup.tournament.pk}/?since=1")
+    assert await resumer.receive_nothing(timeout=0.2)
+    await join(cup, "p1")
+    await join(cup, "p2")
+    for ws in (watcher, resumer):
+        assert await events_until(ws, 3) == [2, 3]
+        assert await ws.receive_nothing(timeout=0.2)
+        await ws.disconnect()
+
+
+async def test_the_authentication_stack_serves_the_spectator_socket_alike(cup):
+    """``project.asgi`` serves spectators past the authentication stack; the stack's own
+    route (``consumers.routing``) gives the same frames."""
+    from project.asgi import websocket_app
+
+    await join(cup, "p0")
+    ws = WebsocketCommunicator(
+        websocket_app, f"/ws/tournaments/{cup.tournament.pk}/?since=0", headers=[ORIGIN]
+    )
+    connected, _ = await ws.connect(timeout=TIMEOUT)
+    assert connected
+    assert (await receive(ws))["version"] == 1
+    await join(cup, "p1")
+    assert (await receive(ws))["version"] == 2
+    await ws.send_to(text_data="garbage")
+    assert (await receive(ws))["code"] == "malformed_json"
+    await ws.disconnect()
+
+
 async def test_since_older_than_the_kept_log_gets_a_snapshot(cup):
     for i in range(3):
         await join(cup, f"p{i}")
