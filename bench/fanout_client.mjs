@@ -24,11 +24,14 @@ let snapshots = 0;
 let open = 0;
 let errors = 0;
 let received = 0;
+// Per socket, each event's version must be one more than the last one it got: frames that
+// break the order (a version repeated, older, or skipped) are counted.
+let outOfOrder = 0;
 const sockets = [];
 const KEY = Buffer.from('"version":');
 const TYPE_EVENT = Buffer.from('{"type":"event"');
 
-function onMessage(data) {
+function onMessage(socket, data) {
   const now = Number(process.hrtime.bigint() - base);
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data);
   const at = buf.indexOf(KEY);
@@ -44,6 +47,8 @@ function onMessage(data) {
     v = v * 10 + (c - 48);
   }
   received += 1;
+  if (socket.last !== undefined && v !== socket.last + 1) outOfOrder += 1;
+  socket.last = v;
   let list = arrivals.get(v);
   if (!list) arrivals.set(v, (list = []));
   list.push(now);
@@ -53,7 +58,7 @@ function connectOne() {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, { origin, perMessageDeflate: false });
     ws.on("open", () => { open += 1; resolve(); });
-    ws.on("message", onMessage);
+    ws.on("message", (data) => onMessage(ws, data));
     ws.on("error", () => { errors += 1; resolve(); });
     ws.on("close", (code) => { closes[code] = (closes[code] || 0) + 1; resolve(); });
     sockets.push(ws);
@@ -73,7 +78,7 @@ createInterface({ input: process.stdin }).on("line", (line) => {
     return;
   }
   if (line.trim() !== "stop") return;
-  const out = { base: Number(base), open, errors, snapshots, closes, arrivals: {} };
+  const out = { base: Number(base), open, errors, snapshots, closes, outOfOrder, arrivals: {} };
   for (const [v, list] of arrivals) out.arrivals[v] = list;
   writeFileSync(outPath, JSON.stringify(out));
   for (const ws of sockets) ws.terminate();
