@@ -10,33 +10,31 @@ Two shapes of the same service:
   without ``SECRET_KEY`` or with a database that is not PostgreSQL.
 """
 
-import os
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
+# Every variable is read through project.env: a bad value is refused in one line, and the
+# README's configuration table is tested against the variables read here.
+from project.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+    refuse_to_start,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+DEBUG = env_bool("DEBUG")
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = env_str("REDIS_URL")
 
-def env_flag(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def refuse_to_start(reason: str) -> None:
-    # SystemExit prints one clear line instead of a settings-import traceback.
-    raise SystemExit(f"Atom Tournament refuses to start: {reason}")
-
-
-DEBUG = env_flag("DEBUG")
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-REDIS_URL = os.environ.get("REDIS_URL", "")
-
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         refuse_to_start("SECRET_KEY is not set (it is required when DEBUG is off).")
@@ -48,12 +46,10 @@ if not DEBUG and not DATABASE_URL.startswith(("postgres://", "postgresql://")):
         "SQLite is for the embedded default only."
     )
 
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 if DEBUG and not ALLOWED_HOSTS:
     ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
-]
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "daphne",
@@ -114,9 +110,10 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 
+# Read even without DATABASE_URL, so that a bad value is refused whichever database is used.
+pool_max_size = env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=0)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
-    pool_max_size = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "20"))
     if pool_max_size > 0:
         # Under ASGI, Django's persistent connections (CONN_MAX_AGE) are per thread and
         # leak; psycopg's pool is the supported way to reuse connections.
@@ -173,7 +170,7 @@ else:
 
 # Live events are kept this many days (then `manage.py events_prune` deletes them); a client
 # resuming from an older version gets a snapshot instead (README, "Live updates").
-LIVE_EVENT_RETENTION_DAYS = int(os.environ.get("LIVE_EVENT_RETENTION_DAYS", "7"))
+LIVE_EVENT_RETENTION_DAYS = env_int("LIVE_EVENT_RETENTION_DAYS", 7, minimum=1)
 
 # Celery reads every CELERY_* setting (project/celery.py). Results are never stored in the
 # database: they are ignored, and no result backend is configured at all.
@@ -182,7 +179,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 # Without Redis there is no broker: tasks run in-process, at the moment they are enqueued
 # (which is after commit, see transaction.on_commit in the services).
-CELERY_TASK_ALWAYS_EAGER = env_flag("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 # A task is acknowledged after it ran, and re-queued when its worker dies: tasks are
 # idempotent (their state lives in PostgreSQL), so running one twice is safe.
@@ -196,7 +193,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": int(os.environ.get("CELERY_BROKER_VISIBILITY_TIMEOUT", "3600"))
+    "visibility_timeout": env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600, minimum=1)
 }
 # If the worker loses the broker, its late-acknowledged tasks will be delivered again:
 # stop them rather than let them run beside their redelivered copy.
@@ -232,17 +229,18 @@ CELERY_BEAT_SCHEDULE = {
 
 # Refunds of a cancelled tournament run a chunk of participants per task and transaction;
 # a chunk that made no progress for REFUNDS_STALLED_AFTER seconds is enqueued again.
-REFUNDS_CHUNK_SIZE = int(os.environ.get("REFUNDS_CHUNK_SIZE", "1000"))
-REFUNDS_STALLED_AFTER = int(os.environ.get("REFUNDS_STALLED_AFTER", "120"))
+REFUNDS_CHUNK_SIZE = env_int("REFUNDS_CHUNK_SIZE", 1000, minimum=1)
+REFUNDS_STALLED_AFTER = env_int("REFUNDS_STALLED_AFTER", 120, minimum=1)
 
 # Prizes of a tournament with at most PAYOUTS_INLINE_MAX placed participants are paid in the
 # transaction of the result that completes it; more are decided there and paid by a chain
 # of chunk tasks of about PAYOUTS_CHUNK_LINES ledger lines each (a team's roster plus the
 # escrow per participant); a chain without progress for PAYOUTS_STALLED_AFTER seconds is
 # enqueued again.
-PAYOUTS_INLINE_MAX = int(os.environ.get("PAYOUTS_INLINE_MAX", "8"))
-PAYOUTS_CHUNK_LINES = int(os.environ.get("PAYOUTS_CHUNK_LINES", "1000"))
-PAYOUTS_STALLED_AFTER = int(os.environ.get("PAYOUTS_STALLED_AFTER", "120"))
+# 0 inline pays every tournament's prizes in the background.
+PAYOUTS_INLINE_MAX = env_int("PAYOUTS_INLINE_MAX", 8, minimum=0)
+PAYOUTS_CHUNK_LINES = env_int("PAYOUTS_CHUNK_LINES", 1000, minimum=1)
+PAYOUTS_STALLED_AFTER = env_int("PAYOUTS_STALLED_AFTER", 120, minimum=1)
 
 # --- Auth and brute-force protection ----------------------------------------------------
 
@@ -312,7 +310,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Money ------------------------------------------------------------------------------
 
-CURRENCY = os.environ.get("CURRENCY", "USD")
+CURRENCY = env_str("CURRENCY", "USD")
 
 # --- Static files -----------------------------------------------------------------------
 
@@ -334,14 +332,14 @@ WHITENOISE_USE_FINDERS = DEBUG
 # --- Security (production) --------------------------------------------------------------
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "3600"))
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 3600, minimum=0)
 # Both commit every subdomain of the operator's domain to HTTPS, or the domain to browsers'
 # preload lists: the operator's decision, off unless set (README, "check --deploy").
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("SECURE_HSTS_INCLUDE_SUBDOMAINS")
-SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # GET /healthz is polled by load balancers over plain HTTP inside the network.

@@ -71,11 +71,6 @@ def tournament_version(*, tournament_id: int) -> int:
     return version
 
 
-def participant_with_roster(*, participant: Participant) -> Participant:
-    """Reload a participant with its roster, for rendering."""
-    return Participant.objects.prefetch_related(_roster_prefetch()).get(pk=participant.pk)
-
-
 def team_get(*, team_id: int) -> Team:
     """A team with its memberships and their users (``loaded_memberships``, in pk order).
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 WINNERS, LOSERS, GRAND_FINAL, GROUP = "winners", "losers", "grand_final", "group"
-BRACKETS = (WINNERS, LOSERS, GRAND_FINAL, GROUP)
 SIDES = ("a", "b")
 
 MatchKey = tuple[str, int, int]  # (bracket, round, position), round and position 1-based
