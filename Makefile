@@ -1,5 +1,6 @@
 # Two commands for a fresh machine (see README):
-#   make run   - the service on the embedded default (SQLite, in-process layer and tasks)
+#   make run   - the service on the embedded default (SQLite, in-process layer and tasks),
+#                on HOST:PORT (default 127.0.0.1:8000)
 #   make test  - the whole suite, against PostgreSQL and Redis on this machine
 PYTHON ?= python3
 VENV := .venv
@@ -24,10 +25,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# Where `make run` listens: `make run HOST=0.0.0.0 PORT=8080`.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
 run: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 $(BIN)/daphne -b 127.0.0.1 -p 8000 project.asgi:application
+	DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) project.asgi:application
 
 test: install
 	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0

@@ -304,7 +304,6 @@ class TournamentSocket(LiveSocket):
         # the topic has released to (it delivers what comes after), or, before it has
         # released anything, one read since it subscribed. Shared by every socket of the
         # process that can use it (matches.snapshots).
-        topic = self.topic
         released = topic.last if topic is not None else None
         needs = {
             "at_least": released,

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "matches",
     "consumers",
     "notifications",
+    "web",
 ]
 
 # No profiling or per-request database middleware: each entry here runs on every request.
@@ -355,30 +356,35 @@ USE_TZ = True
 # Email goes through Django's backends: SMTP in production, configured from the
 # environment; the console with DEBUG (the embedded default); locmem under the tests
 # (Django's test setup swaps it in).
-EMAIL_BACKEND = os.environ.get(
+EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_flag("EMAIL_USE_TLS")
-EMAIL_USE_SSL = env_flag("EMAIL_USE_SSL")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 # A stuck SMTP server must not hold a worker until the task's time limit.
-EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Atom Tournament <noreply@localhost>")
+# 0 would make the socket non-blocking, not patient: at least a second.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Atom Tournament <noreply@localhost>")
 # SMS goes through a small pluggable backend (notifications/sms.py): the console one
 # prints messages; plug a provider in by subclassing BaseSmsBackend and naming it here.
-SMS_BACKEND = os.environ.get("SMS_BACKEND", "notifications.sms.ConsoleSmsBackend")
+SMS_BACKEND = env_str("SMS_BACKEND", "notifications.sms.ConsoleSmsBackend")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": sys.stderr}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # dictConfig accepts only the level names, in capitals; any other value was a traceback.
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", choices=logging.getLevelNamesMapping()),
+    },
 }
 
 # --- Matches ----------------------------------------------------------------------------
@@ -386,6 +392,4 @@ LOGGING = {
 # A result one side reported and the other left unanswered this long is confirmed as
 # reported by the beat task matches.tasks.matches_confirm_overdue (the organizer can still
 # reset it), so that one side cannot stall the bracket.
-MATCH_CONFIRMATION_TIMEOUT = timedelta(
-    minutes=int(os.environ.get("MATCH_CONFIRMATION_MINUTES", "15"))
-)
+MATCH_CONFIRMATION_TIMEOUT = timedelta(minutes=env_int("MATCH_CONFIRMATION_MINUTES", 15, minimum=1))

@@ -49,6 +49,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("tournaments/<int:tournament_id>/live", live_views.tournament_live, name="live"),
+    # Pages for people: the tournaments list at /, and those that issue 12 adds after it.
+    path("", include("web.urls")),
 ]
 
 handler404 = "project.errors.json_404"

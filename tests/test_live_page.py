@@ -9,6 +9,7 @@ through Redis, or through the log when the server was down).
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from matches.services import match_report, match_reset, tournament_start
 from tests.brackets import free_cup_started, results_fast_forward
 from tests.processes import database_url_of_the_tests, free_port
 from tournaments.models import Participant, Tournament
-from tournaments.services import tournament_create, tournament_join
+from tournaments.services import tournament_cancel, tournament_create, tournament_join
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -415,6 +416,52 @@ def test_registration_and_the_start_arrive_live(page, server, make_user):
     expect(page.locator(".match [data-side] .name")).to_have_text(["early-bird", "late-comer"])
 
 
+def test_a_tournament_that_is_over_is_not_live_and_money_reads_as_money(page, server, make_user):
+    """Connected to a tournament whose last result comes in, the indicator turns from
+    "Live" to "Finished" (a cancelled one says "Cancelled"); the fee, the pool and each
+    place's prize read as the currency, not as cents (the browser's locale decides the
+    symbol and the decimal mark)."""
+
+    def paid_final():
+        organizer = make_user()
+        tournament = tournament_create(
+            organizer=organizer,
+            name="Paid final",
+            format="single_elimination",
+            max_participants=2,
+            entry_fee=1000,
+            prize_split=[70, 30],
+        )
+        for _ in range(2):
+            tournament_join(tournament_id=tournament.pk, user=make_user(funds=1000))
+        called_off = tournament_create(
+            organizer=organizer, name="Called off", format="swiss", max_participants=4
+        )
+        tournament_cancel(tournament_id=called_off.pk, user=organizer)
+        return tournament_start(tournament_id=tournament.pk, user=organizer), called_off
+
+    tournament, called_off = committed(paid_final)
+    indicator = page.locator("#indicator")
+    page.goto(server.url(f"/tournaments/{tournament.pk}/live"))
+    expect(indicator).to_have_attribute("data-state", "live")
+    expect(indicator).to_have_text("Live")
+    expect(page.locator("#meta")).to_contain_text(re.compile(r"entry fee \D*10[.,]00"))
+    expect(page.locator("#meta")).to_contain_text(re.compile(r"prize pool \D*20[.,]00"))
+    expect(page.locator("#prizes")).to_have_text(
+        re.compile(r"^Prizes: 1st \D*14[.,]00\D* · 2nd \D*6[.,]00\D*$")
+    )
+
+    play(ready(tournament))
+    expect(page.locator("#status")).to_have_text("Completed")
+    expect(indicator).to_have_text("Finished")
+    expect(indicator).to_have_attribute("data-state", "finished")
+
+    page.goto(server.url(f"/tournaments/{called_off.pk}/live"))
+    expect(page.locator("#status")).to_have_text("Cancelled")
+    expect(indicator).to_have_text("Cancelled")
+    expect(indicator).to_have_attribute("data-state", "cancelled")
+
+
 def test_a_reset_in_swiss_takes_back_the_round_paired_on_it(page, server, cup):
     """The next swiss round is deleted when a result it was paired on is reset; no event
     names the deleted matches, so the page infers it from the reset."""
@@ -562,3 +609,80 @@ def test_a_256_player_double_elimination_is_readable_and_a_result_touches_only_i
     # One card replaced per event that names it (two for the reported match, one each for
     # the two it fed): out and in.
     assert len(changes) <= 2 * 4, changes
+
+
+# The docs' picture of the tournaments list (/), taken again when UPDATE_SCREENSHOTS=1.
+HOME_SCREENSHOT = Path(settings.BASE_DIR) / "docs" / "screenshots" / "home.png"
+
+
+def test_the_tournaments_list_leads_to_each_live_page_on_a_desktop_and_a_phone(
+    browser, server, make_user
+):
+    def tournaments_in_every_state():
+        organizer = make_user("organizer")
+
+        def create(name, **fields):
+            fields = {"format": "single_elimination", "max_participants": 8} | fields
+            return tournament_create(organizer=organizer, name=name, **fields)
+
+        def join(tournament, count):
+            for _ in range(count):
+                tournament_join(tournament_id=tournament.pk, user=make_user(funds=10_000))
+
+        finished = create("Winter Invitational", game="Chess", max_participants=2, entry_fee=2500)
+        join(finished, 2)
+        tournament_start(tournament_id=finished.pk, user=organizer)
+        play_match = ready(finished)
+        for pk in (play_match.participant_a_id, play_match.participant_b_id):
+            match_report(
+                match_id=play_match.pk,
+                user=Participant.objects.get(pk=pk).captain,
+                winner_id=play_match.participant_a_id,
+                scores=[2, 0],
+            )
+        called_off = create("Spring Scrims", format="round_robin", entry_fee=500)
+        join(called_off, 3)
+        tournament_cancel(tournament_id=called_off.pk, user=organizer)
+        running = create("Friday Cup", game="StarCraft II", format="double_elimination")
+        join(running, 4)
+        tournament_start(tournament_id=running.pk, user=organizer)
+        open_cup = create("Saturday Swiss", game="Chess", format="swiss", max_participants=16)
+        join(open_cup, 5)
+        return create("Team Showdown", game="Valorant", team_size=5, entry_fee=1000)
+
+    newest = committed(tournaments_in_every_state)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server.url("/"))
+        expect(page.locator("h1")).to_have_text("Tournaments")
+        expect(page.locator("tbody tr")).to_have_count(5)
+        if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+            page.screenshot(path=HOME_SCREENSHOT)
+
+        # The filter works from the keyboard: choose a status, Tab to the button, Enter.
+        page.get_by_label("Status").focus()
+        page.get_by_label("Status").select_option("in_progress")
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("button", name="Show")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile(r"/\?status=in_progress$"))
+        expect(page.locator("tbody tr")).to_have_count(1)
+
+        # On a phone the list fits the width: one card per tournament, nothing to scroll.
+        page.set_viewport_size({"width": 375, "height": 740})
+        page.goto(server.url("/"))
+        assert page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+
+        page.get_by_role("link", name=newest.name).click()
+        expect(page).to_have_url(server.url(f"/tournaments/{newest.pk}/live"))
+        expect(page.locator("#indicator")).to_have_text("Live")
+        assert errors == [], errors
+    finally:
+        context.close()

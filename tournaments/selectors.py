@@ -37,7 +37,8 @@ def _roster_prefetch() -> Prefetch:
 
 
 def tournament_list(*, status: str | None = None) -> QuerySet[Tournament]:
-    tournaments = Tournament.objects.all()
+    """Tournaments, newest first (the index ``tournament_status_newest`` serves it)."""
+    tournaments = Tournament.objects.order_by("-pk")
     if status:
         tournaments = tournaments.filter(status=status)
     return tournaments

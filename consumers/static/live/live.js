@@ -42,6 +42,12 @@
     completed: "Completed",
     cancelled: "Cancelled",
   };
+  // What the indicator says while connected to a tournament that is over: not "Live",
+  // though the page still follows it (refunds counting down, an organizer's correction).
+  const CONNECTED_WHEN_OVER = {
+    completed: { mode: "finished", text: "Finished" },
+    cancelled: { mode: "cancelled", text: "Cancelled" },
+  };
 
   const state = {
     version: null, // the last version applied; null until the first snapshot
@@ -56,6 +62,7 @@
 
   const live = {
     socket: null,
+    connected: false, // the socket is open
     attempts: 0,
     retryTimer: null,
     countdownTimer: null,
@@ -74,13 +81,15 @@
     clearInterval(live.countdownTimer);
     const socket = new WebSocket(socketUrl());
     live.socket = socket;
+    live.connected = false;
     if (state.version === null && live.attempts === 0) setIndicator("connecting", "Connecting…");
     else setIndicator("reconnecting", "Reconnecting…");
 
     // Handlers ignore a socket that has been replaced (see resync).
     socket.addEventListener("open", () => {
       if (socket !== live.socket) return;
-      setIndicator("live", "Live");
+      live.connected = true;
+      showConnected();
       live.stableTimer = setTimeout(() => (live.attempts = 0), STABLE_AFTER_MS);
     });
     socket.addEventListener("message", (message) => {
@@ -97,6 +106,7 @@
     socket.addEventListener("close", (event) => {
       if (socket !== live.socket) return;
       live.socket = null;
+      live.connected = false;
       clearTimeout(live.stableTimer);
       if (event.code === CLOSE_NOT_FOUND) setIndicator("gone", "Tournament not found");
       else if (event.code === CLOSE_FELL_BEHIND) resync();
@@ -134,6 +144,7 @@
     live.resyncs.push(now);
     const old = live.socket;
     live.socket = null;
+    live.connected = false;
     clearTimeout(live.stableTimer);
     if (old) old.close();
     // A server that keeps sending gaps must not be hammered: fall back to the backoff.
@@ -141,13 +152,26 @@
     else connect();
   }
 
+  /* The connected indicator: "Live", or "Finished" / "Cancelled" once the tournament is
+   * over. Until the first snapshot says which, it keeps "Connecting…". */
+  function showConnected() {
+    if (!live.connected || !state.tournament) return;
+    const { mode, text } = CONNECTED_WHEN_OVER[state.tournament.status] || { mode: "live", text: "Live" };
+    setIndicator(mode, text);
+  }
+
   function setIndicator(mode, text) {
     indicator.dataset.state = mode;
     indicator.querySelector(".label").textContent = text;
+    const version = `version ${state.version ?? "…"}`;
     indicator.title =
       mode === "live"
-        ? `Live: updates appear as they happen (version ${state.version ?? "…"})`
-        : "Not connected to the live feed; click to retry now";
+        ? `Live: updates appear as they happen (${version})`
+        : mode === "finished"
+          ? `Connected: the tournament is over; a correction would still appear here (${version})`
+          : mode === "cancelled"
+            ? `Connected: the tournament was cancelled; refunds appear here as they are made (${version})`
+            : "Not connected to the live feed; click to retry now";
   }
 
   // --- Frames -------------------------------------------------------------------------
@@ -334,7 +358,9 @@
     const badge = document.getElementById("status");
     badge.textContent = TOURNAMENT_STATUS[t.status] || t.status;
     badge.dataset.status = t.status;
-    if (indicator.dataset.state === "live") setIndicator("live", "Live");
+    showConnected();
+    const prizes = document.getElementById("prizes");
+    if (prizes) prizes.textContent = prizesLine(t);
 
     const scroll = new Map(
       [...board.querySelectorAll("[data-scroll-key]")].map((n) => [n.dataset.scrollKey, n.scrollLeft])
@@ -357,10 +383,24 @@
       FORMAT_NAMES[t.format] || t.format,
       t.team_size > 1 ? `teams of ${t.team_size}` : null,
       places,
+      t.entry_fee ? `entry fee ${money(t.entry_fee)}` : "free entry",
       t.prize_pool ? `prize pool ${money(t.prize_pool)}` : null,
     ]
       .filter(Boolean)
       .join(" · ");
+  }
+
+  /* "Prizes: 1st $28.00 · 2nd $12.00": each place's share of the pool as API.md splits it
+   * (percentages rounded down, the remainder to 1st); a team's share is the team's. */
+  function prizesLine(t) {
+    const split = Array.isArray(t.prize_split) ? t.prize_split : [];
+    if (!t.prize_pool || !split.length) return "";
+    const shares = split.map((percent) => Math.floor((t.prize_pool * percent) / 100));
+    shares[0] += t.prize_pool - shares.reduce((sum, share) => sum + share, 0);
+    const places = shares
+      .map((share, i) => (share ? `${ordinal(i + 1)} ${money(share)}` : null))
+      .filter(Boolean);
+    return places.length ? `Prizes: ${places.join(" · ")}` : "";
   }
 
   function boardContent(t) {
@@ -732,14 +772,27 @@
     return members.length > 1 ? members.map((m) => m.username).join(", ") : null;
   }
 
+  function ordinal(n) {
+    const teen = n % 100 >= 11 && n % 100 <= 13;
+    return n + (teen ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th");
+  }
+
   function maxRound(matches) {
     return matches.reduce((most, m) => Math.max(most, m.round), 0);
   }
 
+  /* Amounts are integer cents of the deployment's currency (API.md, Conventions): a
+   * hundredth is the minor unit whatever the currency, as in the list page and the
+   * notifications (web/presentation.py, notifications/services.py). */
   function money(amount) {
     try {
-      const format = new Intl.NumberFormat(undefined, { style: "currency", currency });
-      return format.format(amount / 10 ** format.resolvedOptions().maximumFractionDigits);
+      const format = new Intl.NumberFormat(undefined, {
+        style: "currency",
+        currency,
+        minimumFractionDigits: 2,
+        maximumFractionDigits: 2,
+      });
+      return format.format(amount / 100);
     } catch (error) {
       return `${(amount / 100).toFixed(2)} ${currency}`; // not an ISO 4217 code
     }
