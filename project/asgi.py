@@ -50,6 +50,12 @@ def _origin_allowed(scope) -> bool:
     return websocket_app.valid_origin(origin)
 
 
+# The embedded default has no broker and no `celery beat`: its periodic tasks (deadlines,
+# stalled refunds and payouts, the log's pruning) run in a thread of this process.
+from project.embedded_beat import embedded_beat_start  # noqa: E402
+
+embedded_beat_start()
+
 # Everything loaded so far (modules, classes, the URLconf's views, the middleware) lives as
 # long as the process: move it out of the garbage collector's way. A full collection walks
 # every tracked object and holds the event loop, and every live frame, while it does; with
