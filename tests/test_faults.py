@@ -64,6 +64,7 @@ class Traffic:
 
     def __init__(self, port: int):
         self.port = port
+        self.began = time.monotonic()
         self.calls: list[Call] = []
         self.errors: list[str] = []
         self.stopping = threading.Event()
@@ -71,9 +72,15 @@ class Traffic:
 
     def call(self, method, path, *, token=None, body=None, headers=None):
         started = time.monotonic()
-        status, payload = http_call(
-            self.port, method, path, token=token, body=body, headers=headers
-        )
+        try:
+            status, payload = http_call(
+                self.port, method, path, token=token, body=body, headers=headers
+            )
+        except Exception as error:  # say which call failed, and when, for the report
+            raise RuntimeError(
+                f"{method} {path} at {started - self.began:.1f} s, after "
+                f"{time.monotonic() - started:.1f} s: {error!r}"
+            ) from error
         self.calls.append(Call(started, time.monotonic(), method, path, status))
         return status, (json.loads(payload) if payload else None)
 
@@ -231,7 +238,10 @@ def test_no_5xx_once_the_database_answers_again_and_the_money_holds(
             Match.objects.filter(tournament=league).values_list("status", flat=True)
         )
 
-    assert not traffic.errors, traffic.errors
+    # A call that fails without an answer (a timeout) names itself and when it started;
+    # the cuts are on the same clock.
+    cuts = [f"{start - traffic.began:.1f} s" for start, _ in faults]
+    assert not traffic.errors, (traffic.errors, "backends terminated at", cuts)
     spared = [c for c in traffic.calls if any(c.started < end and c.ended > start
                                               for start, end in faults)]  # fmt: skip
     failed = [c for c in traffic.calls if c.status >= 500 and c not in spared]
