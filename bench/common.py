@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -181,6 +183,25 @@ def daphne_start(env: dict[str, str], port: int, log_path: Path) -> subprocess.P
         log_path=log_path,
         ready=lambda: healthz_ok(port),
     )
+
+
+# --- Results ---------------------------------------------------------------------------------
+
+
+def results_write(name: str, *, stamp: str, args, **fields) -> Path:
+    """``bench/results/<name>.json``: when the run started, its arguments and the machine,
+    then ``fields`` (the run's own figures), in that order; prints and returns its path."""
+    out = RESULTS_DIR / f"{name}.json"
+    document = {
+        "started_at": stamp,
+        "args": vars(args),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        **fields,
+    }
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"written {out.relative_to(PROJECT_DIR)}")
+    return out
 
 
 # --- CPU accounting (Linux /proc) ---------------------------------------------------------------

@@ -58,7 +58,6 @@ import contextlib
 import http.client
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -1045,23 +1044,14 @@ def main() -> None:
                     f"app/raw {server} {rate:>4g}/s: deliveries x{ratio['deliveries']}"
                     f"  p99 x{ratio['p99']}"
                 )
-        out = RESULTS_DIR / f"fanout-{stamp}.json"
-        out.write_text(
-            json.dumps(
-                {
-                    "started_at": stamp,
-                    "args": vars(args),
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "frame_bytes": setup["frame_bytes"],
-                    "results": results,
-                    "app_over_raw": ratios,
-                },
-                indent=2,
-            )
-            + "\n"
+        common.results_write(
+            f"fanout-{stamp}",
+            stamp=stamp,
+            args=args,
+            frame_bytes=setup["frame_bytes"],
+            results=results,
+            app_over_raw=ratios,
         )
-        print(f"written {out.relative_to(PROJECT_DIR)}")
     finally:
         if not args.keep:
             database_drop(args.database)

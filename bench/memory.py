@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -251,23 +250,14 @@ def main() -> None:
             if app and raw and app["kib_per_socket"] and raw["kib_per_socket"]:
                 ratios[server] = round(app["kib_per_socket"] / raw["kib_per_socket"], 3)
                 print(f"app/raw {server}: x{ratios[server]} per socket (goal: at most 1.1)")
-        out = RESULTS_DIR / f"{name}.json"
-        out.write_text(
-            json.dumps(
-                {
-                    "started_at": stamp,
-                    "args": vars(args),
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "load_average": os.getloadavg(),
-                    "results": results,
-                    "app_over_raw": ratios,
-                },
-                indent=2,
-            )
-            + "\n"
+        common.results_write(
+            name,
+            stamp=stamp,
+            args=args,
+            load_average=os.getloadavg(),
+            results=results,
+            app_over_raw=ratios,
         )
-        print(f"written {out.relative_to(PROJECT_DIR)}")
     finally:
         if not args.keep:
             database_drop(args.database)
