@@ -1,9 +1,10 @@
 from django.urls import path
 
-from web import views
+from web.views import tournaments
 
 app_name = "web"
 
+# The paths issue 12 fixes, so that links, bookmarks and tests agree.
 urlpatterns = [
-    path("", views.tournament_list_page, name="tournament_list"),
+    path("", tournaments.tournament_list_page, name="tournament_list"),
 ]

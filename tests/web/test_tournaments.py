@@ -1,4 +1,4 @@
-"""The tournaments list at ``/`` (web/views.py): a server-rendered page, no JavaScript."""
+"""The tournaments list at ``/`` (web/views/tournaments.py): server-rendered, no JavaScript."""
 
 import re
 
@@ -7,7 +7,7 @@ from django.test import Client
 
 from tournaments.models import Tournament
 from tournaments.services import tournament_create, tournament_join
-from web.views import TOURNAMENTS_PER_PAGE
+from web.views.tournaments import TOURNAMENTS_PER_PAGE
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Pages for people (server-rendered, no JavaScript needed): each view parses the query,
+"""Tournament pages (server-rendered, no JavaScript needed): each view parses the query,
 calls one selector and renders a template of ``web/templates/web/``."""
 
 from urllib.parse import urlencode
