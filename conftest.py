@@ -7,8 +7,8 @@ from rest_framework.test import APIClient
 from users.services import user_register
 from wallets.services import deposit_create
 
-# Fixtures for tests that run real server and worker processes.
-pytest_plugins = ["tests.processes"]
+# Fixtures for tests that run real server and worker processes, and a real browser.
+pytest_plugins = ["tests.processes", "tests.browser"]
 
 PASSWORD = "correct-Horse-battery-9"
 
