@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -82,48 +83,52 @@ def daphnes_running(count: int, **env: str):
         **env,
     }
     ports = [free_port() for _ in range(count)]
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "project.asgi:application",
-            ],
-            cwd=PROJECT_DIR,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )  # fmt: skip
-        for port in ports
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        for port, process in zip(ports, processes, strict=True):
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"daphne exited: {process.stderr.read().decode()[-2000:]}")
-                with contextlib.suppress(OSError):
-                    if http_call(port, "GET", "/healthz")[0] == 200:
-                        break
-                if time.monotonic() > deadline:
-                    pytest.fail("daphne did not become healthy")
-                time.sleep(0.2)
-        yield ports
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            process.stderr.close()
+    # Each daphne logs to a file of its own: a pipe nobody reads fills at 64 KiB and then
+    # blocks the server's logging, and with it the server (the storm and fault tests log a lot).
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in ports]
+        processes = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "project.asgi:application",
+                ],
+                cwd=PROJECT_DIR,
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )  # fmt: skip
+            for port, log in zip(ports, logs, strict=True)
+        ]
+        try:
+            deadline = time.monotonic() + 60
+            for port, process, log in zip(ports, processes, logs, strict=True):
+                while True:
+                    if process.poll() is not None:
+                        log.seek(0)
+                        pytest.fail(f"daphne exited: {log.read().decode()[-2000:]}")
+                    with contextlib.suppress(OSError):
+                        if http_call(port, "GET", "/healthz")[0] == 200:
+                            break
+                    if time.monotonic() > deadline:
+                        pytest.fail("daphne did not become healthy")
+                    time.sleep(0.2)
+            yield ports
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 def wait_for(condition, timeout: float, *, every: float = 0.05) -> bool:

@@ -105,6 +105,10 @@ async def test_a_storm_of_connects_during_reports_loses_and_repeats_nothing(serv
     def report() -> int:
         after = 0
         for i, (match_id, winner, token) in enumerate(reports):
+            if len(reports) - i == AFTER_THE_STORM:
+                # The last few reports wait for the storm, however slowly the machine opens
+                # its sockets: some snapshots must then be older than the final version.
+                stormed.wait(TIMEOUT)
             status, body = http_call(
                 servers[i % 2],
                 "POST",
@@ -128,7 +132,6 @@ async def test_a_storm_of_connects_during_reports_loses_and_repeats_nothing(serv
     stormed.set()
     reported = await reporter
     assert failures == []
-    assert reported < len(reports), "the reports ended before the storm was over"
 
     status, body = http_call(servers[1], "GET", f"/api/tournaments/{tournament}/bracket")
     assert status == 200
