@@ -12,7 +12,7 @@ PostgreSQL, ``--repeat`` times each, alternating:
   ``ParticipantSerializer``, ``TournamentSerializer``), ``json.dumps`` with Django's
   encoder;
 * **rows** - ``matches.snapshots.snapshot_read`` and the ``Snapshot``'s frame: five queries
-  of plain rows, rendered by hand (tournaments.render, matches.render), orjson;
+  of plain rows, rendered by hand (tournaments.payloads, matches.payloads), orjson;
 * **cached** - ``snapshots.get(...).frame`` once the version is cached: what every
   further connect of the same version costs.
 

@@ -25,12 +25,10 @@ membership renewed at once: it is live again within one sweep interval, instead 
 repaired by sweeps alone until the next renewal.
 
 Per-socket sending (``Outbox``). Every socket has a queue of frames and a task that
-writes them. A socket whose client does not read stops draining: under uvicorn its
-``send`` waits on the transport's flow control; under daphne ``send`` never waits
-(Twisted buffers without limit), so once the handshake is done the outbox registers a
-Twisted push producer on the connection, in place of the HTTP channel's that daphne
-leaves there, and holds frames back while Twisted says its buffer is full. Frames go past
-ASGI, straight to the connection, built once per event (see "daphne" below). Either
+writes them, through the socket's transport (``consumers.transports``: what a server needs
+beyond ASGI, one module per server). A socket whose client does not read stops draining:
+the server's ``send`` waits (uvicorn), or the transport says the server's buffer is full
+(``paused``: daphne, whose ``send`` never waits) and the outbox holds frames back. Either
 way the backlog stays in the outbox, as references to the shared frames, and a socket
 that makes no progress for ``STALL_SECONDS`` with frames waiting, or falls
 ``BACKLOG_LIMIT`` frames behind, is closed with ``CLOSE_SLOW`` (4408): the client
@@ -45,11 +43,9 @@ import collections
 import contextlib
 import functools
 import logging
-import os
-import struct
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -57,6 +53,8 @@ from channels.db import DatabaseSyncToAsync
 from channels.layers import get_channel_layer
 from django.db import close_old_connections
 
+from consumers.transports import Transport, transport_for
+from consumers.transports.asgi import send_begin, server_send
 from tournaments.events import LIVE_MESSAGE_TYPE, LiveEvent, tournament_group
 
 logger = logging.getLogger(__name__)
@@ -68,10 +66,6 @@ LINGER = 10.0  # s a topic stays subscribed after its last listener left
 STALL_SECONDS = 10.0  # s a socket may make no progress while frames wait
 BACKLOG_LIMIT = 4096  # frames a socket may fall behind, whatever the time
 CLOSE_SLOW = 4408  # "you fell behind: reconnect with ?since=<last version you processed>"
-# Under daphne and uvicorn, frames go straight to the connection (``_direct_write``,
-# ``_uvicorn_write``); LIVE_DIRECT_WRITES=0 sends them through ASGI like any other frame (a
-# switch for measuring, or for a server whose internals changed).
-DIRECT_WRITES = os.environ.get("LIVE_DIRECT_WRITES", "1") != "0"
 
 # Reads of the live sockets and hubs get their own threads: Channels' default
 # (thread_sensitive) runs every ORM call of the process on one thread, where a burst of
@@ -400,70 +394,38 @@ class Outbox:
     """The frames waiting for one socket, written in order.
 
     Items are text frames, or an int: a close code, sent after the frames before it. The
-    common case costs less than a raw broadcast: with nothing queued, ``put`` writes the
-    frame, built once per event, to the connection directly (daphne: ``_direct_write``,
-    uvicorn: ``_uvicorn_write``); otherwise it steps the server's ``send`` coroutine at
-    once, which finishes in that one step (daphne's, and uvicorn's while its transport is
-    writable). Only a ``send`` that has to wait, a paused connection, or a backlog, gets a
-    task, which drains the queue and then ends.
+    common case costs less than a raw broadcast: with nothing queued, ``put`` hands the
+    frame to the socket's transport (``consumers.transports``), which writes it to the
+    connection at once, built once per event, under the servers it knows; otherwise it
+    starts the server's ``send`` and lets it run as far as it goes without waiting, which
+    is to the end under daphne, and under uvicorn while its transport is writable. Only a
+    ``send`` that has to wait, a paused connection, or a backlog, gets a task, which
+    drains the queue and then ends.
     """
 
     # One per socket, so slots, and no deque until a frame has to wait: an idle spectator's
     # outbox is a few references (bench/memory.py).
-    __slots__ = (
-        "send",
-        "on_slow",
-        "loop",
-        "items",
-        "writer",
-        "progress_at",
-        "daphne",
-        "flow",
-        "direct",
-        "connection",
-        "closed",
-    )
+    __slots__ = ("send", "on_slow", "loop", "items", "writer", "progress_at", "transport", "closed")
 
     def __init__(self, send: Callable, *, on_slow: Callable[[], None]):
-        self.send = _server_send(send)
+        self.send = server_send(send)
         self.on_slow = on_slow
         self.loop = asyncio.get_running_loop()
         # Frames waiting behind a send that has to wait; None while none ever had to.
         self.items: collections.deque[str | int] | None = None
         self.writer: asyncio.Task | None = None
         self.progress_at = self.loop.time()
-        # Under daphne: its WebSocket protocol. Flow control and direct writes attach to
-        # its connection once the handshake is done (before, the protocol's transport is
-        # still the HTTP channel).
-        self.daphne = _daphne_protocol(self.send)
-        self.flow: _TwistedFlow | None = None
-        # ``direct(connection, text)`` writes a text frame past ASGI; False when it cannot
-        # (then the ASGI path). A shared function and the connection, not a partial: one
-        # object less per socket.
-        self.direct: Callable[[object, str], bool] | None = None
-        self.connection = None
-        if DIRECT_WRITES and self.daphne is None and _uvicorn_direct_capable(self.send):
-            self.direct, self.connection = _uvicorn_write, self.send.__self__
+        self.transport: Transport = transport_for(self.send)
         self.closed = False
-
-    def _attach(self) -> None:
-        protocol = self.daphne
-        if getattr(protocol, "state", None) != getattr(protocol, "STATE_OPEN", 3):
-            return  # not accepted yet (or already closing): the ASGI path for now
-        self.daphne = None
-        self.flow = _twisted_flow(protocol)
-        if self.flow is not None and DIRECT_WRITES and _direct_capable(protocol):
-            self.direct, self.connection = _direct_write, protocol
 
     def put(self, item: str | int) -> None:
         if self.closed:
             return
-        if self.daphne is not None:
-            self._attach()
         if isinstance(item, int):
             self.closed = True
-        if self.writer is None and not self.items and not (self.flow and self.flow.paused):
-            if self.direct is not None and type(item) is str and self.direct(self.connection, item):
+        transport = self.transport
+        if self.writer is None and not self.items and not transport.paused:
+            if type(item) is str and transport.write(item):
                 self.progress_at = self.loop.time()
                 return
             self._step(item)
@@ -481,15 +443,14 @@ class Outbox:
                 self.items = collections.deque()
         self.items.append(item)
         if self.writer is None:
-            self.writer = self.loop.create_task(self._drain(None, None))
+            self.writer = self.loop.create_task(self._drain(None))
 
     def stop(self) -> None:
         self.closed = True
         self.items = None
         if self.writer is not None:
             self.writer.cancel()
-        if self.flow is not None:
-            self.flow.release()
+        self.transport.release()
 
     @staticmethod
     def _message(item: str | int) -> dict:
@@ -498,33 +459,27 @@ class Outbox:
         return {"type": "websocket.send", "text": item}
 
     def _step(self, item: str | int) -> None:
-        coro = self.send(self._message(item))
         try:
-            waiting_on = coro.send(None)
-        except StopIteration:
-            self.progress_at = self.loop.time()
-            return
+            rest = send_begin(self.send, self._message(item))
         except Exception:  # the client is gone (uvicorn raises); the disconnect follows
             self.closed = True
             return
         self.progress_at = self.loop.time()
-        self.writer = self.loop.create_task(self._drain(coro, waiting_on))
+        if rest is not None:
+            self.writer = self.loop.create_task(self._drain(rest))
 
-    async def _drain(self, coro, waiting_on) -> None:
+    async def _drain(self, rest: Awaitable | None) -> None:
         try:
-            if coro is not None:
-                await _finish(coro, waiting_on)
+            if rest is not None:
+                await rest
                 self.progress_at = self.loop.time()
+            transport = self.transport
             while self.items:
-                if self.flow is not None and self.flow.paused:
-                    await self.flow.resumed()
+                if transport.paused:
+                    await transport.resumed()
                     continue
                 item = self.items.popleft()
-                if not (
-                    self.direct is not None
-                    and type(item) is str
-                    and self.direct(self.connection, item)
-                ):
+                if not (type(item) is str and transport.write(item)):
                     await self.send(self._message(item))
                 self.progress_at = self.loop.time()
         except asyncio.CancelledError:
@@ -537,217 +492,3 @@ class Outbox:
             self.writer = None
             if not self.items:
                 self.items = None  # drained: the socket holds no deque while idle
-
-
-async def _finish(coro, waiting_on) -> None:
-    """Run to its end a coroutine that was stepped by hand and suspended on ``waiting_on``
-    (what it yielded: a future, or None for a bare yield)."""
-    while True:
-        if waiting_on is None:
-            await asyncio.sleep(0)
-        else:
-            # What asyncio's Task does with a yielded future before it waits on it.
-            waiting_on._asyncio_future_blocking = False
-            await waiting_on
-        try:
-            waiting_on = coro.send(None)
-        except StopIteration:
-            return
-
-
-def _server_send(send: Callable) -> Callable:
-    """The server's own ``send`` from under Channels' session wrapper, whose per-message
-    work (session saves, cookies) is for HTTP responses and the handshake only."""
-    from channels.sessions import InstanceSessionWrapper
-
-    while isinstance(getattr(send, "__self__", None), InstanceSessionWrapper):
-        send = send.__self__.real_send
-    return send
-
-
-# --- daphne: frames written straight to the connection ----------------------------------------
-#
-# Under daphne a frame sent through ASGI goes Server.handle_reply -> the protocol's
-# handle_reply -> serverSend (UTF-8 encoding) -> autobahn's sendMessage/sendFrame (framing,
-# per socket) -> sendData -> Twisted's write, which never writes at once: it buffers, adds
-# the socket to the reactor's writers (an epoll_ctl) and writes on the next loop turn, then
-# removes it again (another epoll_ctl). Measured at 1,000 spectators and 20 events/s, that
-# was most of the process's time. Server-to-client frames are not masked, so every
-# spectator gets the same bytes: the frame is built once per event (``_text_frame``, what
-# autobahn's PreparedMessage does for broadcasts) and, when Twisted holds nothing for the
-# connection, written to its socket at once with Twisted's own ``writeSomeData``; what the
-# kernel does not take, and everything while Twisted still buffers, goes through Twisted's
-# ``write`` (order kept, and the producer sees the buffer fill). Anything unusual (a
-# compressed or TLS connection, autobahn's own send queue, a socket not open) takes the
-# ASGI path.
-
-
-_last_frame: list = [None, b""]  # (text, frame): a topic hands one text to every socket
-
-
-def _text_frame(text: str) -> bytes:
-    """An unmasked, unfragmented WebSocket text frame (RFC 6455, 5.2). The last one is
-    kept: a topic releases an event to all its sockets before the next event, so the
-    frame is built once per event (and no more than one frame, a snapshot maybe, is held)."""
-    if text is _last_frame[0]:
-        return _last_frame[1]
-    payload = text.encode()
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", 0x81, n)
-    elif n < 65536:
-        head = struct.pack("!BBH", 0x81, 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x81, 127, n)
-    _last_frame[0], _last_frame[1] = text, head + payload
-    return _last_frame[1]
-
-
-def _direct_write(protocol, text: str) -> bool:
-    """Write ``text`` as a frame to a daphne WebSocket connection; False: use ASGI."""
-    if (
-        protocol.state != protocol.STATE_OPEN
-        or protocol._perMessageCompress is not None
-        or protocol.send_queue
-    ):
-        return False
-    transport = protocol.transport
-    if transport is None or transport.TLS or not transport.connected or transport.disconnecting:
-        return False
-    data = _text_frame(text)
-    if not transport.dataBuffer and not transport._tempDataBuffer:
-        written = transport.writeSomeData(data)
-        if type(written) is int and written >= 0:  # else an error: Twisted's write reports it
-            if written == len(data):
-                return True
-            data = data[written:]
-    transport.write(data)
-    return True
-
-
-def _direct_capable(protocol) -> bool:
-    """Whether ``_direct_write`` may be used on this connection (plain TCP, autobahn)."""
-    transport = getattr(protocol, "transport", None)
-    try:
-        return (
-            transport.TLS is False
-            and isinstance(transport.dataBuffer, bytes)
-            and isinstance(transport._tempDataBuffer, list)
-            and callable(transport.writeSomeData)
-            and isinstance(protocol.STATE_OPEN, int)
-            and hasattr(protocol, "_perMessageCompress")
-            and hasattr(protocol, "send_queue")
-        )
-    except AttributeError:
-        return False
-
-
-# --- uvicorn: the same, on its websockets (sans-I/O) protocol -----------------------------------
-#
-# uvicorn's ``send`` frames each message per socket (websockets' ``Frame.serialize``, in
-# Python) before its asyncio transport writes it. The transport writes at once and applies
-# flow control; ``_uvicorn_write`` hands it the frame built once per event while the
-# connection is open, unpaused (``writable``), uncompressed and not inside a fragmented
-# message, and otherwise leaves the frame to ``send`` (which waits while paused).
-
-
-def _uvicorn_direct_capable(send: Callable) -> bool:
-    """Whether ``send`` is uvicorn's on its sans-I/O protocol, which ``_uvicorn_write``
-    knows how to write to."""
-    global _websockets_open
-    protocol = getattr(send, "__self__", None)
-    if type(protocol).__module__ != "uvicorn.protocols.websockets.websockets_sansio_impl":
-        return False
-    try:
-        from websockets.protocol import State
-
-        protocol.conn, protocol.writable, protocol.transport  # noqa: B018 - all there?
-    except (ImportError, AttributeError):
-        return False
-    _websockets_open = State.OPEN
-    return True
-
-
-_websockets_open = None  # websockets.protocol.State.OPEN, once a uvicorn socket was seen
-
-
-def _uvicorn_write(protocol, text: str) -> bool:
-    conn = protocol.conn
-    if (
-        conn.state is not _websockets_open
-        or conn.extensions
-        or conn.expect_continuation_frame
-        or protocol.close_sent
-        or protocol.disconnected
-        or protocol.initial_response is not None
-        or not protocol.writable.is_set()
-        or protocol.transport.is_closing()
-    ):
-        return False
-    protocol.transport.write(_text_frame(text))
-    return True
-
-
-class _TwistedFlow:
-    """A Twisted push producer on a daphne connection: Twisted pauses it when the
-    connection's write buffer is full and resumes it when the buffer has drained.
-
-    A connection has one producer, and after the WebSocket upgrade it is still the
-    ``HTTPChannel`` that parsed the handshake (which, paused, only stops reading the
-    socket: nothing would ever hold the frames back). The flow takes its place.
-    """
-
-    __slots__ = ("protocol", "paused", "waiter")
-
-    def __init__(self, protocol):
-        from twisted.web.http import HTTPChannel
-
-        self.protocol = protocol
-        self.paused = False
-        self.waiter: asyncio.Future | None = None
-        transport = protocol.transport
-        if isinstance(transport.producer, HTTPChannel):
-            transport.unregisterProducer()
-        transport.registerProducer(self, True)  # raises if another producer is there
-
-    # IPushProducer (called by Twisted, on the same thread and loop as the application)
-    def pauseProducing(self) -> None:  # noqa: N802 - Twisted's interface
-        self.paused = True
-
-    def resumeProducing(self) -> None:  # noqa: N802
-        self.paused = False
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-    def stopProducing(self) -> None:  # noqa: N802
-        self.resumeProducing()
-
-    async def resumed(self) -> None:
-        self.waiter = asyncio.get_running_loop().create_future()
-        await self.waiter
-
-    def release(self) -> None:
-        with contextlib.suppress(Exception):
-            if self.protocol.transport is not None and self.protocol.transport.producer is self:
-                self.protocol.transport.unregisterProducer()
-
-
-def _daphne_protocol(send: Callable):
-    """Daphne's ``send`` is ``partial(Server.handle_reply, protocol)`` and its protocol is
-    an autobahn WebSocket protocol on a Twisted transport. Other servers (uvicorn) apply
-    flow control inside ``send`` itself, and write at once."""
-    protocol = send.args[0] if isinstance(send, functools.partial) and send.args else None
-    if protocol is None or not hasattr(protocol, "registerProducer"):
-        return None
-    return protocol
-
-
-def _twisted_flow(protocol) -> _TwistedFlow | None:
-    transport = getattr(protocol, "transport", None)
-    if transport is None or not hasattr(transport, "registerProducer"):
-        return None
-    try:
-        return _TwistedFlow(protocol)
-    except Exception:  # another producer is registered: go without
-        logger.warning("live: no flow control on %r", protocol, exc_info=True)
-        return None

@@ -38,9 +38,11 @@ from consumers.hub import (
     db_call,
     hub_get,
 )
-from matches.serializers import ResultInput, match_data
+from matches.payloads import match_data
+from matches.serializers import ResultInput
+from project.domain_errors import NotFound
 from project.encoding import json_text
-from project.errors import DomainError, NotFound, api_exception_handler
+from project.errors import socket_error_body
 from tournaments.events import VERSION_PATTERN, LiveEvent
 
 logger = logging.getLogger(__name__)
@@ -451,8 +453,6 @@ class MatchConsumer(LiveConsumer):
 
 
 def _error_body(error: Exception) -> dict | None:
-    """The REST error body for a domain or validation error (project.errors maps both)."""
-    if isinstance(error, DomainError):
-        return error.as_body()
-    response = api_exception_handler(error, {})
-    return None if response is None else dict(response.data)
+    """The REST error body for a domain or validation error (project.errors maps both);
+    None for anything else (a bug)."""
+    return socket_error_body(error)

@@ -8,15 +8,18 @@ version and sends the rest (see ``consumers.live``). Reads run on the live execu
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from rest_framework.authtoken.models import Token
 
+from matches.formats import progress
 from matches.models import Match
-from matches.selectors import match_get
-from matches.serializers import match_data
+from matches.payloads import match_data
+from matches.selectors import match_get, standings_get
 from matches.snapshots import snapshots
 from project.encoding import json_text
 from tournaments.events import LiveEvent, live_event
-from tournaments.models import ParticipantMember, Tournament
+from tournaments.models import Participant, ParticipantMember, Tournament
 from tournaments.selectors import consistent_read, events_since, tournament_get
 
 
@@ -105,3 +108,68 @@ def token_user(*, key: str):
     if token is None or not token.user.is_active:
         return None
     return token.user
+
+
+# --- The live page (consumers.views) -----------------------------------------------------
+
+
+class LivePage(NamedTuple):
+    """What ``/tournaments/{id}/live`` renders before its socket takes over.
+
+    ``version`` and ``frame`` are a snapshot (the socket's ``snapshot`` frame, as text) at
+    ``version`` or later than ``results_version``; ``standings`` (round robin and swiss once
+    started, else None) and ``placements`` (a completed tournament, else None) are the
+    server's, both as of ``results_version``: the page uses them once it has applied that
+    version, as it does the answers of ``GET .../standings``.
+    """
+
+    version: int
+    frame: str
+    results_version: int
+    standings: list[dict] | None
+    placements: list[list[int]] | None
+
+
+GROUP_FORMATS = (Tournament.Format.ROUND_ROBIN, Tournament.Format.SWISS)
+
+
+def tournament_live_page(*, tournament_id: int) -> LivePage:
+    """The live page's reads. Raises TournamentNotFound.
+
+    The results are read first, in one consistent read with their version; the snapshot
+    then comes from the process's cache when it has one at least that recent (a page that
+    many spectators open costs one snapshot read per version), so the page's snapshot is
+    never older than its standings.
+    """
+    with consistent_read():
+        tournament = Tournament.objects.filter(pk=tournament_id).first()
+        if tournament is None:
+            tournament_get(tournament_id=tournament_id)  # raises the domain's not-found
+        started = tournament.status in (Tournament.Status.IN_PROGRESS, Tournament.Status.COMPLETED)
+        standings = placements = None
+        if started and tournament.format in GROUP_FORMATS:
+            standings = standings_get(tournament=tournament)  # as GET .../standings answers
+        if tournament.status == Tournament.Status.COMPLETED:
+            placements = _final_placements(tournament)
+    version, frame = tournament_snapshot(tournament_id=tournament_id, at_least=tournament.version)
+    return LivePage(
+        version=version,
+        frame=frame,
+        results_version=tournament.version,
+        standings=standings,
+        placements=placements,
+    )
+
+
+def _final_placements(tournament: Tournament) -> list[list[int]]:
+    """The placements that ``tournament.completed`` carried, read again: the same function
+    of the same rows as ``matches.progression`` computed them at the completion (every
+    match, the seeded participants), which no longer change once the tournament is
+    completed (results cannot be reset then). The event itself may have been pruned."""
+    seeds = dict(
+        Participant.objects.filter(tournament=tournament, seed__isnull=False).values_list(
+            "pk", "seed"
+        )
+    )
+    matches = list(Match.objects.filter(tournament=tournament))
+    return progress.placements(format=tournament.format, matches=matches, seeds=seeds)

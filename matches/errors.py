@@ -1,4 +1,4 @@
-from project.errors import Conflict, Forbidden, InvalidInput, NotFound
+from project.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class MatchNotFound(NotFound):

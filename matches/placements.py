@@ -1,44 +1,33 @@
-"""Standings and final placements from a tournament's matches.
+"""Standings and final placements of a tournament's match rows, as ``matches.formats``
+rules them.
 
-Adapts Match rows to the pure functions in ``matches.formats.standings``: a table with
-tiebreakers for round robin and swiss; for the elimination formats, placements by the
-stage where each participant went out (1st, 2nd, 3rd–4th, 5th–8th… in single elimination).
+The rules (points, tiebreakers, who is out where, the order of the placements) are the
+pure functions of ``matches.formats``; this only hands them the rows and shapes their
+answer: the standings as the API shows them (``GET .../standings``), the placements that
+prizes are split by (``tournament.completed``, ``matches.progression``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
-from matches.formats.standings import Result, table
+from matches.formats import progress
+from matches.formats.standings import elimination_standings, table
 from matches.models import Match
 from tournaments.models import Participant, Tournament
-
-Bracket = Match.Bracket
-GROUP_FORMATS = (Tournament.Format.ROUND_ROBIN, Tournament.Format.SWISS)
-
-
-def _played(matches: list[Match]) -> list[Match]:
-    return [m for m in matches if m.status == Match.Status.COMPLETED and not m.is_bye]
 
 
 def standings_rows(
     *, tournament: Tournament, matches: list[Match], participants: list[Participant]
 ) -> list[dict]:
-    """``[{participant, rank, wins, losses, draws, points, tiebreaks}]``, best first."""
-    seeds = {p.pk: p.seed or 0 for p in participants}
-    if tournament.format in GROUP_FORMATS:
-        byes = Counter(
-            m.participant_a_id for m in matches if m.is_bye and m.status == Match.Status.COMPLETED
-        )
-        rows = table(
-            participants=list(seeds),
-            seeds=seeds,
-            results=[
-                Result(a=m.participant_a_id, b=m.participant_b_id, winner=m.winner_id)
-                for m in _played(matches)
-            ],
-            byes=dict(byes),
-        )
+    """``[{participant, rank, wins, losses, draws, points, tiebreaks}]``, best first: the
+    table with its tiebreakers in round robin and swiss; in the elimination formats, by the
+    stage where each participant went out (1st, 2nd, 3rd-4th, 5th-8th... in single
+    elimination), those still in first."""
+    seeds = _seeds(participants)
+    if tournament.format in progress.GROUP_FORMATS:
+        results, byes = progress.group_results(matches)
         return [
             {
                 "participant": r.participant,
@@ -49,16 +38,18 @@ def standings_rows(
                 "points": r.points,
                 "tiebreaks": r.tiebreaks,
             }
-            for r in rows
+            for r in table(participants=list(seeds), seeds=seeds, results=results, byes=byes)
         ]
 
     wins, losses = Counter(), Counter()
-    for m in _played(matches):
-        wins[m.winner_id] += 1
-        losses[m.loser_id()] += 1
+    for m in matches:
+        if m.status == Match.Status.COMPLETED and not m.is_bye:
+            wins[m.winner_id] += 1
+            losses[progress.loser_of(m)] += 1
+    eliminated_at = progress.eliminations(format=tournament.format, matches=matches)
     rows = []
     rank = 1
-    for group in elimination_placements(tournament=tournament, matches=matches, seeds=seeds):
+    for group in elimination_standings(seeds=seeds, eliminated_at=eliminated_at):
         for pk in group:
             rows.append(
                 {
@@ -76,40 +67,15 @@ def standings_rows(
 
 
 def placements_for(
-    *, tournament: Tournament, matches: list[Match], participants: list[Participant]
+    *, tournament: Tournament, matches: Iterable[Match], participants: list[Participant]
 ) -> list[list[int]]:
-    """Final placement groups, best first; tied participants share a group."""
-    if tournament.format in GROUP_FORMATS:
-        rows = standings_rows(tournament=tournament, matches=matches, participants=participants)
-        return [[row["participant"]] for row in rows]
-    seeds = {p.pk: p.seed or 0 for p in participants}
-    return elimination_placements(tournament=tournament, matches=matches, seeds=seeds)
-
-
-def elimination_placements(
-    *, tournament: Tournament, matches: list[Match], seeds: dict[int, int]
-) -> list[list[int]]:
-    """Groups by how far each participant got: still in (by seed), then out at the latest
-    stage first. In double elimination only losers-bracket and grand-final defeats put a
-    participant out; a winners-bracket defeat only sends them down."""
-    double = tournament.format == Tournament.Format.DOUBLE_ELIMINATION
-    # Stage order: the later a participant went out, the better they placed.
-    stage_rank = {Bracket.WINNERS: 0, Bracket.LOSERS: 0, Bracket.GRAND_FINAL: 1}
-    out_at: dict[int, tuple[int, int]] = {}
-    for m in _played(matches):
-        loser = m.loser_id()
-        if double and m.bracket == Bracket.WINNERS:
-            continue
-        if m.bracket == Bracket.GRAND_FINAL and m.round == 1 and m.winner_id == m.participant_b_id:
-            continue  # the winners-bracket side's first loss: the grand final is played again
-        out_at[loser] = (stage_rank[m.bracket], m.round)
-
-    alive = sorted((pk for pk in seeds if pk not in out_at), key=lambda pk: seeds[pk])
-    groups: list[list[int]] = (
-        [[pk] for pk in alive] if len(alive) == 1 else ([alive] if alive else [])
+    """Final placement groups, best first; tied participants share a group
+    (``matches.formats.progress.placements``). ``participants``: the seeded ones."""
+    return progress.placements(
+        format=tournament.format, matches=matches, seeds=_seeds(participants)
     )
-    for stage in sorted(set(out_at.values()), reverse=True):
-        groups.append(
-            sorted((pk for pk, s in out_at.items() if s == stage), key=lambda pk: seeds[pk])
-        )
-    return groups
+
+
+def _seeds(participants: list[Participant]) -> dict[int, int]:
+    # Not seeded yet (before the start): seed 0.
+    return {p.pk: p.seed or 0 for p in participants}

@@ -1,13 +1,16 @@
-"""Shapes of matches, as REST answers and event payloads.
+"""The REST side of matches: the input serializers, and the output shapes as the OpenAPI
+schema documents them.
 
-``MatchSerializer`` reads ``match.loaded_reports`` (set by the selectors'
-``Prefetch(..., to_attr=...)`` or by the service that changed the match), never a query.
+The views answer with ``matches.payloads`` (the domain's payloads, also in events and live
+frames); ``MatchSerializer`` defines the same shape for the schema, and
+``tests/matches/test_payloads.py`` proves the two agree. It reads ``match.loaded_reports``
+(set by the selectors' ``Prefetch(..., to_attr=...)`` or by the service that changed the
+match), never a query.
 """
 
 from rest_framework import serializers
 
 from matches.models import Match, MatchReport
-from matches.render import match_render
 from project.fields import StrictIntegerField
 
 
@@ -42,22 +45,8 @@ class MatchSerializer(serializers.ModelSerializer):
         return [_MATCH_REPORT.to_representation(report) for report in match.loaded_reports]
 
 
-# --- Output on the hot paths ----------------------------------------------------------------
-
-# REST answers, events and live frames are rendered by hand (matches.render), in the shape
-# MatchSerializer defines: the serializer's field machinery cost most of a render, and its
-# cyclic garbage held the event loop in full collections (see project/asgi.py).
+# Built once: a serializer builds its fields when first used, and rendering only reads them.
 _MATCH_REPORT = MatchReportSerializer()
-
-
-def match_data(match: Match) -> dict:
-    """``MatchSerializer(match).data``, rendered by ``matches.render``."""
-    return match_render(match, match.loaded_reports)
-
-
-def matches_data(matches) -> list[dict]:
-    """``MatchSerializer(matches, many=True).data``, rendered by ``matches.render``."""
-    return [match_render(match, match.loaded_reports) for match in matches]
 
 
 class ResultInput(serializers.Serializer):

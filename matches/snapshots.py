@@ -2,7 +2,7 @@
 process, for every reader that can use it.
 
 A snapshot is read in one REPEATABLE READ transaction (``snapshot_read``) as plain rows,
-rendered by hand (``tournaments.render``, ``matches.render``) and encoded once into the
+rendered by hand (``tournaments.payloads``, ``matches.payloads``) and encoded once into the
 three documents made of it: the socket's ``snapshot`` frame, the REST bracket and the REST
 detail. The cache keeps the newest snapshot of each recently read tournament, and the same
 string goes to every socket and every response.
@@ -33,11 +33,11 @@ from dataclasses import dataclass
 
 import orjson
 
-from matches.render import bracket_rendered
+from matches.payloads import bracket_rendered
 from project.encoding import json_bytes, json_text
 from tournaments.errors import TournamentNotFound
 from tournaments.models import Tournament
-from tournaments.render import participants_rendered, tournament_render
+from tournaments.payloads import participants_rendered, tournament_render
 from tournaments.selectors import consistent_read
 
 # Tournaments whose newest snapshot is kept. A 1,024-player double elimination's frame is

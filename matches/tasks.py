@@ -15,8 +15,8 @@ from django.utils import timezone
 from matches.selectors import matches_overdue_ids
 from project.celery import DATABASE_ERRORS
 
-# The services are imported inside the tasks: services enqueue these tasks, so a top-level
-# import would be circular.
+# The services are imported inside the tasks: services and payouts enqueue these tasks, so
+# a top-level import would be circular.
 
 
 @shared_task(acks_late=True, autoretry_for=DATABASE_ERRORS, retry_backoff=True, max_retries=5)
@@ -45,7 +45,7 @@ def matches_confirm_overdue() -> int:
 def tournament_payouts_chunk_run(tournament_id: int) -> None:
     """Pay the next chunk of a completed tournament's prizes (and enqueue the following
     chunk when this one commits)."""
-    from matches.services import tournament_payouts_chunk
+    from matches.payouts import tournament_payouts_chunk
 
     tournament_payouts_chunk(tournament_id=tournament_id)
 
@@ -53,6 +53,6 @@ def tournament_payouts_chunk_run(tournament_id: int) -> None:
 @shared_task(acks_late=True)
 def tournament_payouts_sweep() -> None:
     """Beat task: re-enqueue the payouts of completed tournaments that stopped progressing."""
-    from matches.services import tournament_payouts_resume
+    from matches.payouts import tournament_payouts_resume
 
     tournament_payouts_resume(stalled_for_seconds=settings.PAYOUTS_STALLED_AFTER)

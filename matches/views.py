@@ -12,12 +12,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from matches import selectors, services
+from matches.payloads import match_data
 from matches.serializers import (
     MatchSerializer,
     ResultInput,
     StandingSerializer,
     StartInput,
-    match_data,
 )
 from matches.snapshots import snapshots
 from tournaments.selectors import tournament_get, tournament_version
@@ -54,6 +54,19 @@ def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+# The tournament's detail is served here, beside its bracket, and not by tournaments.views:
+# both are documents of the one snapshot (matches.snapshots), and tournaments must not
+# import matches (matches depends on tournaments).
+class TournamentDetailView(APIView):
+    @extend_schema(
+        responses={200: TournamentDetailSerializer, 304: NOT_MODIFIED},
+        parameters=[IF_NONE_MATCH],
+        tags=["tournaments"],
+    )
+    def get(self, request, tournament_id: int):
+        return snapshot_response(request, tournament_id, "detail")
 
 
 class TournamentStartView(APIView):

@@ -23,17 +23,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import mail
 
-from matches.models import Match
 from notifications import tasks
 from notifications.selectors import (
     match_get,
     matches_list,
+    model_get,
     participant_get,
     players_of,
     rosters_of,
 )
 from notifications.sms import SmsMessage, get_sms_connection
-from tournaments.models import Participant
 from users.models import User
 
 # --- Enqueue (called by the services that make the change) -----------------------------------
@@ -111,7 +110,7 @@ def notices_send(*, notices: list[tuple[Notice, list[User]]]) -> Sent:
 
 def team_joined_send(*, participant_id: int) -> Sent:
     participant = participant_get(participant_id=participant_id)
-    if participant is None or participant.status != Participant.Status.REGISTERED:
+    if participant is None or participant.status != type(participant).Status.REGISTERED:
         return Sent(0, 0)  # it has left (or is gone) since: nothing true to tell
     tournament = participant.tournament
     fee = f" The entry fee of {_money(tournament.entry_fee)} was charged to your wallet."
@@ -129,7 +128,8 @@ def team_joined_send(*, participant_id: int) -> Sent:
 def match_ready_send(*, match_ids: list[int]) -> Sent:
     """One notice per match still ready (a match reset or played since is skipped), to the
     players of both sides; every message over one connection, the players in one query."""
-    matches = [m for m in matches_list(match_ids=match_ids) if m.status == Match.Status.READY]
+    ready = model_get("matches.Match").Status.READY
+    matches = [m for m in matches_list(match_ids=match_ids) if m.status == ready]
     rosters = rosters_of(
         participant_ids=[pk for m in matches for pk in (m.participant_a_id, m.participant_b_id)]
     )

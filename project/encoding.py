@@ -1,7 +1,7 @@
 """JSON out of the hot paths: one fast encoder (orjson) and the REST framework's text for
 the values JSON has no type for.
 
-The hand-built renderers (``tournaments.render``, ``matches.render``) put datetimes in
+The hand-built renderers (``tournaments.payloads``, ``matches.payloads``) put datetimes in
 as the text the REST serializers give them (``datetime_text``), so a payload encodes the
 same whichever path built it.
 """

@@ -1,55 +1,35 @@
-"""Domain errors and the one place that maps them (and DRF's own) to the API's error shape.
+"""The one place that turns errors into answers: the domain's (``project.domain_errors``)
+and the REST framework's own, for the REST views (``api_exception_handler``) and for the
+live sockets' replies (``socket_error_body``), in the API's error shape.
 
 Every 4xx body is ``{"code": ..., "detail": ...}``; a 400 from validation adds ``fields``.
-Services raise the domain errors below; views and consumers never build error bodies by
-hand.
+Services raise domain errors; views and consumers never build error bodies by hand.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
-
-class DomainError(Exception):
-    """A business rule said no. ``code`` is the machine code clients switch on."""
-
-    status = 400
-    code = "invalid"
-
-    def __init__(self, detail: str, *, code: str | None = None, fields: dict | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        if code is not None:
-            self.code = code
-        self.fields = fields
-
-    def as_body(self) -> dict:
-        body = {"code": self.code, "detail": self.detail}
-        if self.fields:
-            body["fields"] = self.fields
-        return body
+# Re-exported for the edges (views, pages, consumers) that catch them; the domain imports
+# them from project.domain_errors, which has no REST framework behind it.
+from project.domain_errors import (  # noqa: F401
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 
 
-class InvalidInput(DomainError):
-    status = 400
-
-
-class Forbidden(DomainError):
-    status = 403
-    code = "forbidden"
-
-
-class NotFound(DomainError):
-    status = 404
-    code = "not_found"
-
-
-class Conflict(DomainError):
-    status = 409
-    code = "conflict"
+class ErrorAnswer(NamedTuple):
+    status: int
+    body: dict
+    headers: dict[str, str]
 
 
 # DRF's exceptions carry their own codes ("not_authenticated", "parse_error", ...); a few
@@ -67,13 +47,18 @@ _DRF_CODES = {
 }
 
 
-def api_exception_handler(exc, context):
+def error_answer(exc: Exception) -> ErrorAnswer | None:
+    """The status, body and headers that answer ``exc``; None for anything that is neither
+    a domain error nor one of the REST framework's (a bug, to be logged as a 500)."""
     if isinstance(exc, DomainError):
-        return Response(exc.as_body(), status=exc.status)
+        body = {"code": exc.code, "detail": exc.detail}
+        if exc.fields:
+            body["fields"] = exc.fields
+        return ErrorAnswer(exc.status, body, {})
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     if not isinstance(exc, drf_exceptions.APIException):
-        return None  # a bug: let Django turn it into a 500 and log it
+        return None
 
     headers = {}
     if getattr(exc, "auth_header", None):
@@ -92,7 +77,21 @@ def api_exception_handler(exc, context):
         body = {"code": code, "detail": f"The request body is not valid JSON: {exc.detail}"}
     else:
         body = {"code": code, "detail": str(exc.detail)}
-    return Response(body, status=exc.status_code, headers=headers)
+    return ErrorAnswer(exc.status_code, body, headers)
+
+
+def api_exception_handler(exc, context):
+    """The REST framework's EXCEPTION_HANDLER (settings.REST_FRAMEWORK)."""
+    answer = error_answer(exc)
+    if answer is None:
+        return None  # a bug: let Django turn it into a 500 and log it
+    return Response(answer.body, status=answer.status, headers=answer.headers)
+
+
+def socket_error_body(exc: Exception) -> dict | None:
+    """The body of a live socket's error reply: the one a REST view answers ``exc`` with."""
+    answer = error_answer(exc)
+    return None if answer is None else answer.body
 
 
 def lockout_response(request, credentials, *args, **kwargs):

@@ -24,15 +24,21 @@ loop blocks in both ``Thread.start`` calls until the new thread runs, which, whi
 threads hold the GIL, costs milliseconds of a loop that is also writing live frames
 (py-spy on the fan-out benchmark under uvicorn: 9% of the loop's samples). Here a request
 borrows an idle one-thread executor and hands it back: a thread per concurrent request,
-as before, without creating and joining one per request.
+as before, without creating and joining one per request. That takes asgiref's
+``ThreadSensitiveContext(executor=...)``, new in asgiref 3.13 (3.12 and earlier take no
+argument): pyproject.toml pins the range, and the handler refuses to be built on an asgiref
+without it, rather than fail every request.
 """
 
 from __future__ import annotations
 
+import inspect
 from concurrent.futures import ThreadPoolExecutor
 
+import asgiref
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
 
@@ -67,6 +73,12 @@ class SyncChainASGIHandler(ASGIHandler):
     IDLE_REQUEST_THREADS = 32
 
     def __init__(self) -> None:
+        if "executor" not in inspect.signature(ThreadSensitiveContext).parameters:
+            raise ImproperlyConfigured(
+                "project/handlers.py needs asgiref's ThreadSensitiveContext(executor=...), "
+                "new in asgiref 3.13: install the range pyproject.toml pins "
+                f"(installed: asgiref {asgiref.__version__})"
+            )
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.request_threads = RequestThreads(keep=self.IDLE_REQUEST_THREADS)

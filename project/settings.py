@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "channels",
     "axes",
     "users",
+    "idempotency",
     "wallets",
     "tournaments",
     "matches",
@@ -170,8 +171,12 @@ else:
     }
 
 # Live events are kept this many days (then `manage.py events_prune` deletes them); a client
-# resuming from an older version gets a snapshot instead (README, "Live updates").
+# resuming from an older version gets a snapshot instead (docs/live-updates.md, "Retention").
 LIVE_EVENT_RETENTION_DAYS = env_int("LIVE_EVENT_RETENTION_DAYS", 7, minimum=1)
+# Live frames go straight to the connection under daphne and uvicorn, built once per event
+# (consumers/transports/); off sends them through ASGI like any other frame: a switch for
+# measuring, or for a server whose internals changed.
+LIVE_DIRECT_WRITES = env_bool("LIVE_DIRECT_WRITES", default=True)
 
 # Celery reads every CELERY_* setting (project/celery.py). Results are never stored in the
 # database: they are ignored, and no result backend is configured at all.

@@ -24,7 +24,7 @@ api = [
     path("teams/<int:team_id>/accept", tournament_views.TeamAcceptView.as_view()),
     path("teams/<int:team_id>/members/<int:user_id>", tournament_views.TeamMemberView.as_view()),
     path("tournaments", tournament_views.TournamentListView.as_view()),
-    path("tournaments/<int:tournament_id>", tournament_views.TournamentDetailView.as_view()),
+    path("tournaments/<int:tournament_id>", match_views.TournamentDetailView.as_view()),
     path("tournaments/<int:tournament_id>/join", tournament_views.TournamentJoinView.as_view()),
     path("tournaments/<int:tournament_id>/leave", tournament_views.TournamentLeaveView.as_view()),
     path("tournaments/<int:tournament_id>/cancel", tournament_views.TournamentCancelView.as_view()),
@@ -53,5 +53,6 @@ urlpatterns = [
     path("", include("web.urls")),
 ]
 
-handler404 = "project.errors.json_404"
-handler500 = "project.errors.json_500"
+# JSON under /api/ (project.errors.json_404, json_500), a page for people elsewhere.
+handler404 = "web.views.errors.page_not_found"
+handler500 = "web.views.errors.server_error"

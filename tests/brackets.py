@@ -16,7 +16,8 @@ from itertools import count
 from django.db import connection
 
 from matches.models import Match
-from matches.services import _Progress, tournament_start
+from matches.progression import Progression
+from matches.services import tournament_start
 from tournaments.models import Participant, ParticipantMember, Tournament
 from tournaments.services import tournament_create
 from users.models import User
@@ -69,14 +70,14 @@ def results_fast_forward(
     No event is appended and the version does not move, so call it before anything reads
     the tournament (the servers cache what they read by version).
 
-    It drives the services' own bracket progress (``_Progress``) on matches held in
-    memory, exactly as ``tournament_start`` completes byes, so winners and losers land
-    where the services would put them. Side a winning every grand final keeps the
+    It drives the services' own progression engine (``matches.progression.Progression``)
+    on matches held in memory, exactly as ``tournament_start`` completes byes, so winners
+    and losers land where the services would put them. Side a winning every grand final keeps the
     second grand final from being needed."""
     matches = {m.pk: m for m in Match.objects.filter(tournament=tournament)}
     for match in matches.values():
         match.loaded_reports = []
-    progress = _Progress(tournament, loader=lambda ids: {pk: matches[pk] for pk in ids})
+    progression = Progression(tournament, loader=lambda ids: {pk: matches[pk] for pk in ids})
     blocked = set(keep)
     waves = 0
     while passes is None or waves < passes:
@@ -87,10 +88,10 @@ def results_fast_forward(
         if not playable:
             break
         for match in playable:
-            progress.complete(match, match.participant_a_id, [1, 0])
+            progression.complete(match, match.participant_a_id, [1, 0])
     # One UPDATE per match in one round trip: Django's bulk_update builds a CASE per field
     # and row, which costs seconds for the 2,047 matches of a 1,024-player bracket.
-    changed = [m for m in matches.values() if m.pk in progress.changed]
+    changed = [m for m in matches.values() if m.pk in progression.changed]
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {Match._meta.db_table} SET participant_a_id = %s, participant_b_id = %s, "

@@ -4,8 +4,8 @@ WebSocket, fed frames faster than a client that does not read can take them.
 
 Each frame is ``<sequence number>:`` padded to 1,000 characters. When the outbox gives up
 on the client (``on_slow``) the socket is closed with 4408, like ``LiveConsumer._slow``.
-It reports on stderr how the outbox attached to the server's connection, and when it gave
-up, how much the server held for the connection.
+It reports on stderr the transport the outbox got for the server's connection, and when it
+gave up, how much the server held for the connection (``Transport.buffered``).
 """
 
 import asyncio
@@ -33,18 +33,10 @@ async def application(scope, receive, send):
     for sequence in range(FRAMES):
         outbox.put(f"{sequence}:".ljust(1000, "x"))
         if sequence == 0:
-            flow = outbox.flow is not None or hasattr(send, "__self__")  # uvicorn: in send
-            print(
-                f"attached flow={flow} direct={outbox.direct is not None}",
-                file=sys.stderr,
-                flush=True,
-            )
+            transport = outbox.transport
+            print(f"transport={transport.name}", file=sys.stderr, flush=True)
         if slow:
-            if outbox.flow is not None:  # daphne
-                transport = outbox.flow.protocol.transport
-                buffered = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-            else:  # uvicorn
-                buffered = send.__self__.transport.get_write_buffer_size()
+            buffered = transport.buffered()
             print(f"slow at {sequence} server_buffer={buffered}", file=sys.stderr, flush=True)
             await send({"type": "websocket.close", "code": hub.CLOSE_SLOW})
             break

@@ -5,9 +5,10 @@ from datetime import datetime, timedelta
 import pytest
 from django.conf import settings
 
+from idempotency.models import IdempotencyRecord
 from tournaments.services import tournament_create, tournament_join
 from users.models import User
-from wallets.models import Account, Entry, IdempotencyRecord, Posting
+from wallets.models import Account, Entry, Posting
 from wallets.services import deposit_create
 
 pytestmark = pytest.mark.django_db

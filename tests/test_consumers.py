@@ -7,16 +7,10 @@ the Redis channel layer, to the test's event-loop hub.
 """
 
 import asyncio
-import contextlib
 import json
-import os
 import re
-import socket
 import struct
-import subprocess
-import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -30,7 +24,7 @@ from consumers.hub import Outbox, db_call
 from matches.models import Match
 from matches.services import tournament_start
 from project.asgi import application
-from tests.processes import free_port
+from tests.consumers.wire import handshake, read_until, server_running
 from tournaments import events as events_module
 from tournaments.services import tournament_create, tournament_join
 
@@ -348,75 +342,89 @@ async def test_a_lost_subscription_is_renewed_by_the_sweep(cup, monkeypatch):
     await ws.disconnect()
 
 
-# --- daphne: frames written to the connection, flow control -------------------------------------
+# --- The outbox on its transport, and on real servers --------------------------------------------
 
 
-@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
-def test_text_frames_are_the_frames_autobahn_prepares(size):
-    from autobahn.websocket.protocol import PreparedMessage
+class RecordingTransport:
+    """A transport as ``consumers.transports.Transport`` describes it, that writes into a
+    list while ``writing``, and whose ``paused`` the test sets."""
 
-    text = "x" * (size - 2) + "é" if size >= 2 else "x" * size  # ``size`` bytes
-    expected = PreparedMessage(text.encode(), False, False, True).payloadHybi
-    assert hub_module._text_frame(text) == expected
+    name = "recording"
+
+    def __init__(self):
+        self.written: list[str] = []
+        self.writing = True
+        self.paused = False
+        self.released = False
+        self._resumed = asyncio.Event()
+
+    def write(self, text: str) -> bool:
+        if self.writing:
+            self.written.append(text)
+        return self.writing
+
+    def resume(self) -> None:
+        self.paused = False
+        self._resumed.set()
+
+    async def resumed(self) -> None:
+        await self._resumed.wait()
+        self._resumed.clear()
+
+    def release(self) -> None:
+        self.released = True
+
+    def buffered(self) -> int | None:
+        return None
 
 
-def _frames(data: bytes):
-    """(opcode, payload) of unmasked server frames."""
-    frames, at = [], 0
-    while at + 2 <= len(data):
-        opcode, n = data[at] & 0x0F, data[at + 1] & 0x7F
-        at += 2
-        if n == 126:
-            (n,) = struct.unpack_from("!H", data, at)
-            at += 2
-        elif n == 127:
-            (n,) = struct.unpack_from("!Q", data, at)
-            at += 8
-        frames.append((opcode, data[at : at + n]))
-        at += n
-    return frames
+async def test_an_outbox_writes_through_its_transport_holds_back_while_paused_and_keeps_order(
+    monkeypatch,
+):
+    transport = RecordingTransport()
+    monkeypatch.setattr(hub_module, "transport_for", lambda send: transport)
+    sent = []
+
+    async def send(message):
+        sent.append(message.get("text", message.get("code")))
+
+    outbox = Outbox(send, on_slow=lambda: None)
+    outbox.put("a")  # written, no task
+    assert (transport.written, sent, outbox.writer) == (["a"], [], None)
+    transport.writing = False
+    outbox.put("b")  # declined: through ASGI
+    assert sent == ["b"] and outbox.writer is None
+    transport.writing, transport.paused = True, True
+    for item in ("c", "d", 4408):
+        outbox.put(item)
+    await asyncio.sleep(0.01)
+    assert (transport.written, sent) == (["a"], ["b"])  # held back while paused
+    transport.resume()
+    await asyncio.sleep(0.01)
+    assert (transport.written, sent) == (["a", "c", "d"], ["b", 4408])  # the close after them
+    assert outbox.writer is None and outbox.items is None
+    outbox.stop()
+    assert transport.released
 
 
 @pytest.mark.parametrize("server", ["daphne", "uvicorn"])
 def test_a_client_that_does_not_read_is_held_back_then_closed_with_4408(server):
-    """A real server process: the outbox attaches to the connection after the handshake
-    (under daphne its producer replacing the HTTP channel's), writes frames directly while
+    """A real server process: the outbox gets the server's transport, writes frames while
     the client reads, holds them back when the server's buffer is full instead of
     buffering without limit, and gives up at the backlog limit (closing with 4408). What
     the client gets is an unbroken prefix of the frames."""
-    port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    app = "tests.outbox_app:application"
-    command = {
-        "daphne": ["daphne", "-b", "127.0.0.1", "-p", str(port), app],
-        "uvicorn": ["uvicorn", app, "--port", str(port), "--lifespan", "off"],
-    }[server]
-    process = subprocess.Popen(
-        [sys.executable, "-m", *command],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        sock = _handshake(port)
-        time.sleep(3)  # not reading: the kernel's and Twisted's buffers fill
-        data = b""
-        sock.settimeout(10)
+    with server_running(server, "tests.outbox_app:application") as (port, process):
+        sock = handshake(port)
+        time.sleep(3)  # not reading: the kernel's and the server's buffers fill
         # Until daphne drops the connection (it aborts it when no closing handshake comes).
-        with contextlib.suppress(TimeoutError, ConnectionResetError):
-            while chunk := sock.recv(1 << 20):
-                data += chunk
+        frames = read_until(sock, lambda frames: False)
         sock.close()
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=15)
-    assert "attached flow=True direct=True" in stderr, stderr[-2000:]
+    stderr = process.stderr_text
+    assert f"transport={server}" in stderr, stderr[-2000:]
     slow = re.search(r"slow at (\d+) server_buffer=(\d+)", stderr)
     assert slow, stderr[-2000:]
     assert int(slow[1]) < 20000
     assert int(slow[2]) < 256 * 1024  # the server's buffer stayed bounded (~64 KiB)
-    frames = _frames(data)
     texts = [payload for opcode, payload in frames if opcode == 1]
     numbers = [int(payload.split(b":", 1)[0]) for payload in texts]
     assert numbers == list(range(len(numbers)))  # in order, no gap, no duplicate
@@ -424,29 +432,6 @@ def test_a_client_that_does_not_read_is_held_back_then_closed_with_4408(server):
     closes = [payload for opcode, payload in frames if opcode == 8]
     # The close frame waits behind the full buffer; daphne may drop the connection first.
     assert all(struct.unpack("!H", payload[:2])[0] == 4408 for payload in closes)
-
-
-def _handshake(port: int) -> socket.socket:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-    sock.sendall(
-        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        b"Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n"
-    )
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(1)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return sock
 
 
 # --- client frames -----------------------------------------------------------------------------

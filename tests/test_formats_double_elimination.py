@@ -1,5 +1,8 @@
 """Double elimination plans: shape, byes without void matches, the drop-in property, and
-random runs (with the grand-final reset) for every size."""
+random runs (with the grand-final reset) for every size.
+
+The runs play each plan through the engine the services run (``matches.formats.progress``,
+held in memory by ``tests.bracket_runs``)."""
 
 import random
 
@@ -7,11 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matches.formats.double_elimination import GRAND_FINAL_KEY, needs_reset, plan
+from matches.formats.double_elimination import (
+    GRAND_FINAL_KEY,
+    SECOND_GRAND_FINAL_KEY,
+    needs_reset,
+    plan,
+)
 from matches.formats.plan import GRAND_FINAL, LOSERS, WINNERS, Slot, next_power_of_two
+from matches.formats.progress import DOUBLE_ELIMINATION
 from matches.formats.single_elimination import plan as single_plan
 from matches.formats.standings import elimination_placements
-from tests.formats_sim import GRAND_FINAL_RESET, simulate
+from tests.bracket_runs import run_to_the_end
 
 sizes = st.integers(2, 256)
 SMALL = list(range(2, 18))
@@ -187,7 +196,7 @@ def test_fresh_drop_in_property_for_every_size():
     winners bracket can never meet, in the losers match they drop into, anyone they could
     have played in the winners bracket (everyone they played came from the subtree of the
     match they lost). Checked on the possible occupants of every side, so it holds for
-    every result, not just the simulated ones."""
+    every result, not just the ones played."""
     total = 0
     for n in range(2, 257):
         violations, checked = fresh_drop_in_violations(n)
@@ -210,7 +219,7 @@ def test_the_losers_final_cannot_avoid_a_possible_rematch(n):
 
 def check_random_run(n, seed):
     matches = plan(n)
-    run = simulate(matches, rng=random.Random(seed))
+    run = run_to_the_end(DOUBLE_ELIMINATION, n, rng=random.Random(seed))
     participants = set(range(1, n + 1))
     assert run.losses[run.champion] <= 1
     assert run.losses[run.champion] == (1 if run.reset else 0)
@@ -233,7 +242,7 @@ def check_random_run(n, seed):
     placements = elimination_placements(champion=run.champion, eliminated_at=run.eliminated_at)
     assert sorted(p for group in placements for p in group) == sorted(participants)
     assert placements[0] == [run.champion]
-    assert run.eliminated_at[placements[1][0]] in (GRAND_FINAL_KEY, GRAND_FINAL_RESET)
+    assert run.eliminated_at[placements[1][0]] in (GRAND_FINAL_KEY, SECOND_GRAND_FINAL_KEY)
     assert len(placements[1]) == 1
     if n > 2:
         assert len(placements[2]) == 1
@@ -253,7 +262,7 @@ def test_random_runs_every_size(n, seed):
 
 
 def test_the_grand_final_is_replayed_when_the_losers_side_wins():
-    resets = [simulate(plan(2), rng=random.Random(seed)) for seed in range(40)]
+    resets = [run_to_the_end(DOUBLE_ELIMINATION, 2, rng=random.Random(seed)) for seed in range(40)]
     assert any(r.reset for r in resets) and not all(r.reset for r in resets)
     for r in resets:
         assert len(r.played) == (3 if r.reset else 2)
@@ -261,7 +270,7 @@ def test_the_grand_final_is_replayed_when_the_losers_side_wins():
 
 @pytest.mark.parametrize("n", [*SMALL, 100, 256])
 def test_when_the_better_seed_always_wins_seed_one_wins_without_a_reset(n):
-    run = simulate(plan(n), rng=random.Random(1), chalk=True)
+    run = run_to_the_end(DOUBLE_ELIMINATION, n, rng=random.Random(1), chalk=True)
     assert run.champion == 1 and not run.reset
     assert run.losses[2] == 2
     assert {run.played[-1].a, run.played[-1].b} == {1, 2}

@@ -1,5 +1,7 @@
-"""Round robin by the circle method: every pair once, nobody twice in a round."""
+"""Round robin by the circle method: every pair once, nobody twice in a round; and whole
+events played by the engine the services run (``tests.bracket_runs``)."""
 
+import random
 from collections import Counter
 from itertools import combinations
 
@@ -8,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matches.formats.plan import GROUP
+from matches.formats.progress import ROUND_ROBIN, placements
 from matches.formats.round_robin import plan, rounds_count
+from tests.bracket_runs import Bracket, play
 
 
 def check_round_robin(n):
@@ -66,3 +70,39 @@ def test_round_robin_of_four_exactly():
 def test_round_robin_rejects_sizes_out_of_range(n):
     with pytest.raises(ValueError):
         plan(n)
+
+
+def check_round_robin_through_the_engine(n, seed):
+    """A whole round robin played by the engine the services run, in a random order with
+    draws: it is over exactly with its last result (``play`` checks), and the placements
+    follow the points (win 2, draw 1, counted here)."""
+    bracket = Bracket(format=ROUND_ROBIN, participants=n)
+    run = play(bracket, rng=random.Random(seed), draws=0.2)
+    assert len(run.played) == n * (n - 1) // 2
+    scores = Counter()
+    for game in run.played:
+        if game.winner is None:
+            scores.update((game.a, game.b))
+        else:
+            scores[game.winner] += 2
+    order = [
+        p
+        for group in placements(
+            format=ROUND_ROBIN, matches=bracket.matches.values(), seeds=bracket.seeds
+        )
+        for p in group
+    ]
+    assert sorted(order) == list(range(1, n + 1))
+    assert [scores[p] for p in order] == sorted((scores[p] for p in order), reverse=True)
+
+
+@pytest.mark.parametrize("n", range(2, 10))
+def test_round_robin_through_the_engine_small(n):
+    for seed in range(3):
+        check_round_robin_through_the_engine(n, seed)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(2, 64), seed=st.integers(0, 2**32))
+def test_round_robin_through_the_engine(n, seed):
+    check_round_robin_through_the_engine(n, seed)

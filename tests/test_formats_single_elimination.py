@@ -1,4 +1,7 @@
-"""Single elimination plans: seeding, byes, wiring, and random runs for every size."""
+"""Single elimination plans: seeding, byes, wiring, and random runs for every size.
+
+The runs play each plan through the engine the services run (``matches.formats.progress``,
+held in memory by ``tests.bracket_runs``)."""
 
 import random
 
@@ -7,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matches.formats.plan import WINNERS, Slot, next_power_of_two
+from matches.formats.progress import SINGLE_ELIMINATION
 from matches.formats.single_elimination import plan, seed_order
-from tests.formats_sim import simulate
+from tests.bracket_runs import run_to_the_end
 
 sizes = st.integers(2, 256)
 SMALL = list(range(2, 18))
@@ -106,7 +110,7 @@ def test_structure_all_sizes_exhaustively():
 
 
 def check_random_run(n, seed):
-    run = simulate(plan(n), rng=random.Random(seed))
+    run = run_to_the_end(SINGLE_ELIMINATION, n, rng=random.Random(seed))
     participants = set(range(1, n + 1))
     assert len(run.played) == n - 1
     assert run.losses[run.champion] == 0
@@ -142,7 +146,7 @@ def test_random_runs_every_size(n, seed):
 
 @pytest.mark.parametrize("n", [*SMALL, 31, 64, 100, 255, 256])
 def test_when_the_better_seed_always_wins_the_top_seeds_survive_each_round(n):
-    run = simulate(plan(n), rng=random.Random(0), chalk=True)
+    run = run_to_the_end(SINGLE_ELIMINATION, n, rng=random.Random(0), chalk=True)
     size = next_power_of_two(n)
     assert run.champion == 1
     for r in range(2, size.bit_length()):

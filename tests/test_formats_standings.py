@@ -9,6 +9,8 @@ from matches.formats.standings import (
     Result,
     Standing,
     elimination_placements,
+    elimination_standings,
+    points,
     table,
     table_placements,
 )
@@ -150,6 +152,10 @@ def test_table_is_a_total_order_consistent_with_its_tiebreaks(event):
     ]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
     assert table_placements(rows) == [[p] for p in order(rows)]
+    # The points swiss pairs by are the table's.
+    assert points(participants=participants, results=results, byes=byes) == {
+        r.participant: r.points for r in rows
+    }
 
 
 def test_table_placements_orders_by_rank():
@@ -206,3 +212,39 @@ def test_elimination_placements_reject_inconsistent_input():
         elimination_placements(champion=1, eliminated_at={2: (WINNERS, 1, 1), 3: (LOSERS, 1, 1)})
     with pytest.raises(ValueError, match="elimination"):
         elimination_placements(champion=1, eliminated_at={2: ("group", 1, 1)})
+
+
+def test_points_are_counted_for_everyone_and_refuse_strangers():
+    assert points(participants=[1, 2, 3], results=[Result(1, 2, winner=None)], byes={3: 1}) == {
+        1: 1,
+        2: 1,
+        3: 2,
+    }
+    with pytest.raises(ValueError, match="unknown"):
+        points(participants=[1, 2], results=[Result(1, 3, winner=3)])
+    with pytest.raises(ValueError, match="unknown"):
+        points(participants=[1, 2], results=[], byes={4: 1})
+
+
+def test_elimination_standings_part_way_put_those_still_in_first_by_seed():
+    seeds = {10: 3, 20: 1, 30: 4, 40: 2}
+    # 40 (seed 2) lost in round 1; the other three are still in.
+    assert elimination_standings(seeds=seeds, eliminated_at={40: (WINNERS, 1, 2)}) == [
+        [20, 10, 30],
+        [40],
+    ]
+    # Over: the champion alone, as elimination_placements has it.
+    eliminated_at = {10: (WINNERS, 2, 1), 30: (WINNERS, 1, 1), 40: (WINNERS, 1, 2)}
+    assert elimination_standings(seeds=seeds, eliminated_at=eliminated_at) == (
+        elimination_placements(champion=20, eliminated_at=eliminated_at, seeds=seeds)
+    )
+    assert elimination_standings(seeds={}, eliminated_at={}) == []
+
+
+def test_elimination_standings_reject_inconsistent_input():
+    with pytest.raises(ValueError, match="no seed"):
+        elimination_standings(seeds={1: 1}, eliminated_at={2: (WINNERS, 1, 1)})
+    with pytest.raises(ValueError, match="mixed"):
+        elimination_standings(
+            seeds={1: 1, 2: 2, 3: 3}, eliminated_at={2: (WINNERS, 1, 1), 3: (LOSERS, 1, 1)}
+        )

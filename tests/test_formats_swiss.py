@@ -1,4 +1,5 @@
-"""Swiss pairing: no rematches, at most one bye each, score groups kept, and speed."""
+"""Swiss pairing: no rematches, at most one bye each, score groups kept, and speed; and
+whole events played by the engine the services run (``tests.bracket_runs``)."""
 
 import random
 import time
@@ -8,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from matches.formats.progress import SWISS, key_of, placements
 from matches.formats.standings import Result, table
-from matches.formats.swiss import PairingImpossible, default_rounds, pair_round
+from matches.formats.swiss import PairingImpossible, default_rounds, pair_round, round_plan
+from tests.bracket_runs import Bracket, play
 
 
 @pytest.mark.parametrize(
@@ -77,6 +80,24 @@ def test_pairing_impossible_is_raised_clearly():
     with pytest.raises(PairingImpossible):
         pair_round(players=[1, 2, 3], scores={}, played=triangle, had_bye=set())
     assert PairingImpossible.code == "pairing_impossible"
+
+
+def test_a_round_plan_pairs_on_the_standings_points():
+    # Round 1: as pair_round pairs an empty event; the bye last, on side a.
+    planned = round_plan(round_number=1, players=[1, 2, 3], results=[], byes={})
+    assert [(m.key, m.seed_a, m.seed_b, m.bye) for m in planned] == [
+        (("group", 1, 1), 1, 2, False),
+        (("group", 1, 2), 3, None, True),
+    ]
+    # Round 2: 3 had the bye (2 points, a win), 1 drew with 2 (1 point each): 3 is top,
+    # the bye goes to the lowest ranked without one (2), and 1 v 2 is not replayed.
+    planned = round_plan(
+        round_number=2, players=[1, 2, 3], results=[Result(1, 2, winner=None)], byes={3: 1}
+    )
+    assert [(m.key, m.seed_a, m.seed_b, m.bye) for m in planned] == [
+        (("group", 2, 1), 3, 1, False),
+        (("group", 2, 2), 2, None, True),
+    ]
 
 
 def test_players_must_be_distinct():
@@ -165,3 +186,60 @@ def test_swiss_can_run_as_many_rounds_as_a_round_robin_allows():
 def test_256_players_pair_well_under_a_second(n):
     _, _, _, slowest = run_swiss(n, random.Random(7))
     assert slowest < 1.0, f"slowest round took {slowest:.2f} s"
+
+
+def check_swiss_through_the_engine(n, seed):
+    """A whole swiss event played by the engine the services run: each round paired when
+    the one before closes, on the points of the results so far (win 2, draw 1, a bye 2:
+    counted here on their own, as the rules say, not by the code under test)."""
+    bracket = Bracket(format=SWISS, participants=n)
+    play(bracket, rng=random.Random(seed), draws=0.15)
+    matches = sorted(bracket.matches.values(), key=key_of)
+    rounds = default_rounds(n)
+    assert {m.round for m in matches} == set(range(1, rounds + 1))
+    players = list(range(1, n + 1))
+    scores = dict.fromkeys(players, 0)
+    met: set[frozenset[int]] = set()
+    had_bye: set[int] = set()
+    for r in range(1, rounds + 1):
+        in_round = [m for m in matches if m.round == r]
+        seated = [p for m in in_round for p in (m.participant_a_id, m.participant_b_id) if p]
+        assert sorted(seated) == players  # everyone plays once a round, or has the bye
+        byes = [m for m in in_round if m.is_bye]
+        assert len(byes) == n % 2
+        for m in in_round:
+            a, b = m.participant_a_id, m.participant_b_id
+            if m.is_bye:
+                assert a not in had_bye, "second bye"
+                continue
+            assert frozenset((a, b)) not in met, "rematch"
+            assert (-scores[a], a) < (-scores[b], b), "side a must be the higher ranked"
+        for m in in_round:
+            a, b = m.participant_a_id, m.participant_b_id
+            if m.is_bye:
+                had_bye.add(a)
+                scores[a] += 2
+                continue
+            met.add(frozenset((a, b)))
+            if m.winner_id is None:
+                scores[a] += 1
+                scores[b] += 1
+            else:
+                scores[m.winner_id] += 2
+    # The final placements follow the points.
+    order = [p for group in placements(format=SWISS, matches=matches, seeds=bracket.seeds)
+             for p in group]  # fmt: skip
+    assert sorted(order) == players
+    assert [scores[p] for p in order] == sorted(scores.values(), reverse=True)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 7, 8, 9, 16, 17])
+def test_swiss_event_through_the_engine_small(n):
+    for seed in range(3):
+        check_swiss_through_the_engine(n, seed)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(2, 256), seed=st.integers(0, 2**32))
+def test_swiss_event_through_the_engine_every_size(n, seed):
+    check_swiss_through_the_engine(n, seed)

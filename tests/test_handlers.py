@@ -1,15 +1,18 @@
 """project/handlers.py: HTTP through the ASGI application runs its middleware in one thread."""
 
 import asyncio
+import inspect
 import json
 import threading
 
 import pytest
-from asgiref.sync import iscoroutinefunction
 from channels.db import database_sync_to_async
 from channels.testing import HttpCommunicator
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.deprecation import MiddlewareMixin
 from rest_framework.authtoken.models import Token
 
+from project import handlers
 from project.asgi import application
 from project.handlers import RequestThreads, SyncChainASGIHandler
 from tournaments.models import Participant, TeamMember
@@ -32,10 +35,53 @@ async def get(path: str = "/api/tournaments") -> dict:
     )
 
 
-def test_the_middleware_chain_is_built_sync_and_called_through_one_hop():
+class OutermostProbe(MiddlewareMixin):
+    """First in the chain, and like most middleware usable sync or async: notes the thread
+    and the frame that called its ``process_request``."""
+
+    def process_request(self, request):
+        CHAIN_SEEN["outermost"] = (threading.get_ident(), inspect.currentframe().f_back)
+
+
+class ViewProbe(MiddlewareMixin):
+    """``process_view``, called right before the view: notes its thread and the code
+    between it and the frame that called the outermost probe (None: that frame is not on
+    the stack any more, the request went back to the event loop in between)."""
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        _, outermost = CHAIN_SEEN["outermost"]
+        between, frame = [], inspect.currentframe().f_back
+        while frame is not None and frame is not outermost:
+            between.append(frame.f_code.co_filename)
+            frame = frame.f_back
+        CHAIN_SEEN["view"] = (threading.get_ident(), between if frame else None)
+
+
+CHAIN_SEEN: dict = {}
+
+
+async def test_the_middleware_chain_and_the_view_run_as_one_call_on_one_thread(settings):
+    """From the first middleware to the view, one synchronous call on a request thread: no
+    hop back to the event loop in between (Django's own ASGI handler runs middleware that
+    can be async on the event loop, and their sync parts and the view through asgiref)."""
+    settings.MIDDLEWARE = [
+        "tests.test_handlers.OutermostProbe",
+        *settings.MIDDLEWARE,
+        "tests.test_handlers.ViewProbe",
+    ]
+    CHAIN_SEEN.clear()
     handler = SyncChainASGIHandler()
-    assert not iscoroutinefunction(handler._middleware_chain)
-    assert iscoroutinefunction(handler.get_response_async)
+    communicator = HttpCommunicator(
+        handler, "GET", "/api/tournaments", headers=[(b"host", b"testserver")]
+    )
+    response = await respond(communicator)
+
+    assert response["status"] == 200
+    (outer_thread, _), (view_thread, between) = CHAIN_SEEN["outermost"], CHAIN_SEEN["view"]
+    CHAIN_SEEN.clear()
+    assert outer_thread == view_thread != threading.get_ident()
+    assert between is not None, "the view ran outside the outermost middleware's call"
+    assert not [path for path in between if "asgiref" in path]
 
 
 async def test_a_request_goes_through_every_middleware():
@@ -140,3 +186,16 @@ def test_idle_request_threads_beyond_the_limit_are_let_go():
     assert threads.borrow() is first
     with pytest.raises(RuntimeError):  # "cannot schedule new futures after shutdown"
         second.submit(print)
+
+
+def test_the_handler_refuses_an_asgiref_whose_thread_sensitive_context_takes_no_executor(
+    monkeypatch,
+):
+    class ContextBefore313:  # asgiref 3.12's signature
+        def __init__(self) -> None:
+            pass
+
+    monkeypatch.setattr(handlers, "ThreadSensitiveContext", ContextBefore313)
+
+    with pytest.raises(ImproperlyConfigured, match=r"executor=.*new in asgiref 3\.13"):
+        SyncChainASGIHandler()

@@ -1,19 +1,25 @@
 """Every format played to the end through the services, with random results and odd sizes.
 
-The pure formats are proved by hypothesis in ``test_formats_*``; this proves the database
-side keeps up with them: byes settled at start, winners and losers moved into the right
-slots, swiss rounds paired as the previous one completes, the tournament completed exactly
-when the format says, and the prize pool paid out to the last unit.
+The rules are proved by hypothesis in ``test_formats_*`` on the engine the services run
+(``matches.formats.progress``, with its matches in memory); this proves the database side
+of it: byes settled at start, winners and losers moved into the right slots, swiss rounds
+paired as the previous one completes, the tournament completed exactly when the format
+says, the prize pool paid out to the last unit, and, for every run, that the rows end
+exactly as the same results leave the bracket in memory.
 """
 
 import random
 
 import pytest
 
+from matches.formats import progress
+from matches.formats.plan import GRAND_FINAL, GROUP, LOSERS, WINNERS
+from matches.formats.progress import key_of, placements
 from matches.models import Match, MatchReport
 from matches.services import match_report, tournament_start
+from tests.bracket_runs import Bracket, play
 from tests.test_wallets_ledger import assert_invariants
-from tournaments.models import Tournament
+from tournaments.models import Participant, Tournament, TournamentEvent
 from tournaments.services import tournament_create, tournament_join
 from wallets.models import Account
 
@@ -93,3 +99,55 @@ def test_random_results_always_finish_and_pay_the_whole_pool(make_user, format, 
     assert sum(balances) == n * FEE
     assert balances[-1] >= (n * FEE) // 2  # the champion's share, with the rounding remainder
     assert_invariants()
+    assert_the_rows_are_the_bracket_in_memory(tournament, n)
+
+
+def assert_the_rows_are_the_bracket_in_memory(tournament, n):
+    """The same results, entered in another order into a bracket held in memory
+    (``tests.bracket_runs``), leave the same matches as the rows, and the same placements
+    as the ``tournament.completed`` event: the database adds storage, not rules."""
+    seed_of = dict(Participant.objects.filter(tournament=tournament).values_list("pk", "seed"))
+
+    def seeded(participant_id):
+        return None if participant_id is None else seed_of[participant_id]
+
+    rows = {
+        (m.bracket, m.round, m.position): (
+            seeded(m.participant_a_id),
+            seeded(m.participant_b_id),
+            m.status,
+            seeded(m.winner_id),
+            m.is_bye,
+        )
+        for m in Match.objects.filter(tournament=tournament)
+    }
+    bracket = Bracket(
+        format=tournament.format, participants=n, swiss_rounds=tournament.swiss_rounds
+    )
+    play(bracket, rng=random.Random(n), decide=lambda match: rows[key_of(match)][3])
+    in_memory = {
+        key_of(m): (m.participant_a_id, m.participant_b_id, m.status, m.winner_id, m.is_bye)
+        for m in bracket.matches.values()
+    }
+    assert in_memory == rows
+    completed = TournamentEvent.objects.get(tournament=tournament, name="tournament.completed")
+    assert [[seed_of[pk] for pk in group] for group in completed.data["placements"]] == (
+        placements(format=tournament.format, matches=bracket.matches.values(), seeds=bracket.seeds)
+    )
+
+
+def test_the_engine_speaks_the_rows_formats_and_statuses():
+    """``matches.formats.progress`` works on ``Match`` rows directly: it must name formats,
+    brackets and statuses as the models do."""
+    assert set(progress.FORMATS) == set(Tournament.Format.values)
+    assert set(progress.GROUP_FORMATS) == {Tournament.Format.ROUND_ROBIN, Tournament.Format.SWISS}
+    statuses = (
+        progress.PENDING,
+        progress.READY,
+        progress.AWAITING_CONFIRMATION,
+        progress.COMPLETED,
+        progress.DISPUTED,
+    )
+    assert set(statuses) == set(Match.Status.values)
+    assert set(progress.PLAYED) == set(Match.Status.values) - {"pending", "ready"}
+    assert {WINNERS, LOSERS, GRAND_FINAL, GROUP} == set(Match.Bracket.values)

@@ -15,12 +15,8 @@ from django.utils import timezone
 
 from matches import tasks
 from matches.models import Match, PrizeAward
-from matches.services import (
-    match_report,
-    tournament_payouts_chunk,
-    tournament_payouts_resume,
-    tournament_start,
-)
+from matches.payouts import tournament_payouts_chunk, tournament_payouts_resume
+from matches.services import match_report, tournament_start
 from tests.concurrency import run_concurrently
 from tests.test_refunds import DEPOSIT, LEDGER_OK, ledger_check, participants_bulk_register
 from tests.test_wallets_ledger import assert_invariants
@@ -253,11 +249,11 @@ def test_a_chunk_delivered_again_pays_nobody_twice_and_does_not_fail(
 def test_a_stale_chunk_pays_only_what_is_still_unpaid(make_user, settings):
     """A copy of a chunk that read its ids before the original committed (it waited on the
     escrow's lock meanwhile) re-reads the awards under lock and pays the rest only."""
-    from matches import services
+    from matches import payouts
 
     settings.PAYOUTS_CHUNK_LINES = 10  # 5 a chunk
     organizer = make_user()
-    awards_pay = services._awards_pay
+    awards_pay = payouts._awards_pay
     originals = []
 
     def original_commits_first(**kwargs):
@@ -268,7 +264,7 @@ def test_a_stale_chunk_pays_only_what_is_still_unpaid(make_user, settings):
 
     with mock.patch.object(tasks.tournament_payouts_chunk_run, "delay_on_commit"):
         cup = completed_cup(organizer, 16, split=SPLIT_16)
-        with mock.patch.object(services, "_awards_pay", side_effect=original_commits_first):
+        with mock.patch.object(payouts, "_awards_pay", side_effect=original_commits_first):
             # The copy read the first 8 as its chunk; 5 of them are paid when it locks.
             assert tournament_payouts_chunk(tournament_id=cup.pk, limit=8) == 3
         assert originals == [5]
@@ -328,7 +324,7 @@ def test_a_chunk_that_fails_half_way_writes_nothing(make_user, django_capture_on
 
     with (
         mock.patch(
-            "matches.services.tournament_row_update", side_effect=RuntimeError("worker died")
+            "matches.payouts.tournament_row_update", side_effect=RuntimeError("worker died")
         ),
         pytest.raises(RuntimeError),
     ):

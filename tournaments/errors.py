@@ -1,4 +1,4 @@
-from project.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from project.domain_errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 
 class TournamentNotFound(NotFound):

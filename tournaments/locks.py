@@ -5,10 +5,10 @@ in this order, and never the other way round, so that two actions that meet queu
 each other instead of deadlocking (PostgreSQL aborts one of a deadlocked pair, and the
 request that loses answers 500):
 
-0. the ``Idempotency-Key`` record of the request, if it has one (``wallets.idempotency``);
+0. the ``Idempotency-Key`` record of the request, if it has one (``idempotency.services``);
 1. match rows: the match acted on, then the matches it feeds, each step in pk order
-   (``matches.services``: ``_match_lock``, ``_matches_lock``; a swiss reset locks the later
-   rounds it is about to delete);
+   (``matches.locks``: ``match_lock``, ``matches_lock``; a swiss reset locks the later
+   rounds it is about to delete, ``later_rounds_lock``);
 2. the tournament row (``tournament_lock``, or the guarded ``UPDATE`` of
    ``tournaments.events.tournament_row_update`` when nothing before it depends on the
    tournament's state);

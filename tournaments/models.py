@@ -105,7 +105,7 @@ class Tournament(models.Model):
     prize_pool = models.BigIntegerField(default=0)
     refunds_pending = models.PositiveIntegerField(default=0)
     # Placed participants whose prize is decided (matches.models.PrizeAward) and not yet
-    # paid; counts down as the payout chunks commit (matches.services).
+    # paid; counts down as the payout chunks commit (matches.payouts).
     payouts_pending = models.PositiveIntegerField(default=0)
     # Number of the tournament's last live event; bumped in the transaction of each change.
     version = models.BigIntegerField(default=0)

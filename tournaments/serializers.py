@@ -1,6 +1,10 @@
-"""Shapes of tournaments, teams and participants, as REST answers and event payloads.
+"""The REST side of tournaments, teams and participants: the input serializers, and the
+output shapes as the OpenAPI schema documents them.
 
-Output serializers read only what their selector loaded (``loaded_roster`` lists set by
+Tournaments and participants are answered with ``tournaments.payloads`` (the domain's
+payloads, also in events and snapshots); their serializers here define the same shapes for
+the schema, and ``tests/tournaments/test_payloads.py`` proves the two agree. Output
+serializers read only what their selector loaded (``loaded_roster`` lists set by
 ``Prefetch(..., to_attr=...)`` or by the service that created the rows), so rendering
 never issues a query of its own.
 """
@@ -20,7 +24,7 @@ from tournaments.models import (
     TournamentEvent,
     prize_split_errors,
 )
-from tournaments.render import participant_render, tournament_render
+from tournaments.payloads import participant_data, tournament_render
 
 
 class UserRefSerializer(serializers.Serializer):
@@ -86,26 +90,16 @@ class TournamentEventSerializer(serializers.ModelSerializer):
 # --- Output on the hot paths ----------------------------------------------------------------
 
 # Tournaments and participants, the objects of every event and snapshot, are rendered by
-# hand (tournaments.render) in the shapes the serializers above define (and the OpenAPI
-# schema documents). Teams and event lists still use their serializer, one instance built
-# once per process: a serializer builds its fields when first used (for a ModelSerializer
-# most of the cost of rendering one object), and rendering only reads them.
+# the domain (tournaments.payloads) in the shapes the serializers above define (and the
+# OpenAPI schema documents). Teams and event lists still use their serializer, one instance
+# built once per process: a serializer builds its fields when first used (for a
+# ModelSerializer most of the cost of rendering one object), and rendering only reads them.
 _TEAM = TeamSerializer()
 _EVENT = TournamentEventSerializer()
 
 
-def participant_data(participant: Participant) -> dict:
-    """``ParticipantSerializer(participant).data``, rendered by ``tournaments.render``."""
-    return participant_render(participant, [member.user for member in participant.loaded_roster])
-
-
-def tournament_data(tournament: Tournament) -> dict:
-    """``TournamentSerializer(tournament).data``, rendered by ``tournaments.render``."""
-    return tournament_render(tournament)
-
-
 def tournament_detail_data(tournament: Tournament) -> dict:
-    """``TournamentDetailSerializer(tournament).data``, rendered by ``tournaments.render``."""
+    """``TournamentDetailSerializer(tournament).data``, from the domain's payloads."""
     return tournament_render(tournament) | {
         "participants": [participant_data(p) for p in tournament.loaded_participants]
     }

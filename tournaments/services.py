@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
 
 from notifications.services import team_joined_notify
-from project.errors import InvalidInput, NotFound
+from project.domain_errors import InvalidInput, NotFound
 from tournaments import tasks
 from tournaments.errors import (
     AlreadyMember,
@@ -40,8 +40,8 @@ from tournaments.models import (
     Tournament,
     prize_split_errors,
 )
+from tournaments.payloads import participant_data, tournament_data
 from tournaments.selectors import team_get, tournaments_stalled_ids
-from tournaments.serializers import participant_data, tournament_data
 from users.models import User
 from wallets.errors import InsufficientFunds
 from wallets.models import Posting

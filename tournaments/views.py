@@ -5,28 +5,25 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from matches.views import IF_NONE_MATCH, NOT_MODIFIED, snapshot_response
-from project.errors import InvalidInput
-from project.idempotency import run_idempotent
+from idempotency.http import run_idempotent
+from project.domain_errors import InvalidInput
 from project.pagination import NewestFirstPagination
 from tournaments import selectors, services
 from tournaments.errors import EventsPruned
 from tournaments.events import VERSION_PATTERN
 from tournaments.models import Tournament
+from tournaments.payloads import participant_data, tournament_data
 from tournaments.serializers import (
     ParticipantSerializer,
     TeamCreateSerializer,
     TeamInviteSerializer,
     TeamSerializer,
     TournamentCreateSerializer,
-    TournamentDetailSerializer,
     TournamentEventSerializer,
     TournamentJoinSerializer,
     TournamentSerializer,
     events_data,
-    participant_data,
     team_data,
-    tournament_data,
 )
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -72,16 +69,6 @@ class TournamentListView(ListAPIView):
             organizer=request.user, **_valid(TournamentCreateSerializer, request)
         )
         return Response(tournament_data(tournament), status=status.HTTP_201_CREATED)
-
-
-class TournamentDetailView(APIView):
-    @extend_schema(
-        responses={200: TournamentDetailSerializer, 304: NOT_MODIFIED},
-        parameters=[IF_NONE_MATCH],
-        tags=["tournaments"],
-    )
-    def get(self, request, tournament_id: int):
-        return snapshot_response(request, tournament_id, "detail")
 
 
 class TournamentJoinView(APIView):

@@ -1,4 +1,4 @@
-from project.errors import InvalidInput
+from project.domain_errors import DomainError, InvalidInput
 
 
 class InvalidCredentials(InvalidInput):
@@ -7,3 +7,10 @@ class InvalidCredentials(InvalidInput):
 
 class UsernameTaken(InvalidInput):
     code = "username_taken"
+
+
+class LockedOut(DomainError):
+    """Too many failed logins for the username (django-axes); the login waits it out."""
+
+    status = 429
+    code = "locked_out"

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
-from project.errors import InvalidInput
+from project.domain_errors import InvalidInput
 from users.errors import UsernameTaken
 from users.models import User
 from wallets.services import wallet_for_user

@@ -6,15 +6,9 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.errors import DomainError
-from users.errors import InvalidCredentials
+from users.errors import InvalidCredentials, LockedOut
 from users.models import User
 from users.services import token_for_user, user_register
-
-
-class LockedOut(DomainError):
-    status = 429
-    code = "locked_out"
 
 
 class RegisterInput(serializers.Serializer):

@@ -1,4 +1,4 @@
-from project.errors import Conflict, InvalidInput
+from project.domain_errors import Conflict, InvalidInput
 
 
 class InsufficientFunds(Conflict):
@@ -11,7 +11,3 @@ class InsufficientFunds(Conflict):
 
 class InvalidAmount(InvalidInput):
     code = "invalid_amount"
-
-
-class IdempotencyKeyReused(Conflict):
-    code = "idempotency_key_reused"

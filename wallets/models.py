@@ -98,23 +98,3 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount:+d} on {self.account_id}"
-
-
-class IdempotencyRecord(models.Model):
-    """The first response to a money-moving POST, replayed for a repeat of its key."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    key = models.CharField(max_length=255)
-    request_fingerprint = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True)
-    # The body as sent, byte for byte (jsonb would reorder its keys).
-    response_body = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user_id}:{self.key}"

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -6,11 +7,10 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.errors import NotFound
+from idempotency.http import run_idempotent
+from project.domain_errors import NotFound
 from project.fields import StrictIntegerField
-from project.idempotency import run_idempotent
 from project.pagination import NewestFirstPagination
-from users.models import User
 from wallets.models import Posting
 from wallets.selectors import wallet_entries, wallet_get
 from wallets.services import deposit_create
@@ -71,7 +71,9 @@ class DepositView(APIView):
     def post(self, request, user_id: int):
         data = DepositInput(data=request.data)
         data.is_valid(raise_exception=True)
-        if not User.objects.filter(pk=user_id).exists():
+        # The ledger knows players only as the auth user model (like its foreign keys), not
+        # the users app, which depends on it (a sign-up opens a wallet).
+        if not get_user_model().objects.filter(pk=user_id).exists():
             raise NotFound(f"There is no user {user_id}.")
 
         def deposit():

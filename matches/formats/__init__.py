@@ -1,6 +1,9 @@
-"""Pure tournament-format algorithms: bracket plans, pairings, standings and payouts.
+"""Pure tournament-format algorithms: bracket plans, pairings, standings, the progress of
+results through a bracket, placements and payouts.
 
-Nothing here imports Django or touches the database: every function takes plain values and
-returns plain values, so the rules can be tested exhaustively without a database and the
-ORM services (``matches.services``) only translate a plan into rows.
+Nothing here imports Django or touches the database: every function takes plain values (or
+match objects with plain attributes, ``progress.MatchLike``) and returns plain values, so
+the rules can be tested exhaustively without a database. They are the only copy of the
+rules: the ORM side (``matches.progression``, ``matches.placements``, ``matches.payouts``)
+loads and stores rows and calls them.
 """

@@ -11,8 +11,9 @@ Shape for ``P = 2^k`` bracket slots (``P`` = next power of two above ``n``):
   ``2p-1`` and ``2p`` into ``p``). Its last round is the losers final, whose side b is the
   loser of the winners final;
 - grand final ("grand_final", round 1, position 1): winners-bracket champion on side a,
-  losers-bracket champion on side b. The second grand final is not planned: the service
-  creates it when ``needs_reset`` says so.
+  losers-bracket champion on side b. The second grand final is not planned: the bracket's
+  progress (``progress``) makes it, at ``SECOND_GRAND_FINAL_KEY``, when ``needs_reset``
+  says so.
 
 With ``n = 2`` there is no losers bracket: the loser of the only winners match goes
 straight to side b of the grand final.
@@ -56,6 +57,8 @@ from .plan import GRAND_FINAL, LOSERS, WINNERS, MatchKey, PlannedMatch, Slot
 from .single_elimination import winners_bracket
 
 GRAND_FINAL_KEY: MatchKey = (GRAND_FINAL, 1, 1)
+# Not planned: made when the first grand final ``needs_reset`` (matches.formats.progress).
+SECOND_GRAND_FINAL_KEY: MatchKey = (GRAND_FINAL, 2, 1)
 
 
 def needs_reset(grand_final_winner_side: str) -> bool:

@@ -12,6 +12,7 @@ to a sub-group that stays level (the next criterion, Buchholz, decides that).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .plan import GRAND_FINAL, LOSERS, WINNERS, MatchKey
@@ -46,6 +47,45 @@ class Standing:
     tiebreaks: dict[str, int] = field(default_factory=dict)
 
 
+def points(
+    *, participants: list[int], results: list[Result], byes: dict[int, int] | None = None
+) -> dict[int, int]:
+    """Points of every participant: ``WIN_POINTS`` a win (a bye is a win), ``DRAW_POINTS``
+    a draw, nothing for a loss. What ``table`` ranks by first, and what swiss pairs by."""
+    wins, _, draws = _tally(participants=participants, results=results, byes=byes or {})
+    return _points(wins, draws)
+
+
+def _points(wins: dict[int, int], draws: dict[int, int]) -> dict[int, int]:
+    return {p: WIN_POINTS * wins[p] + DRAW_POINTS * draws[p] for p in wins}
+
+
+def _tally(
+    *, participants: list[int], results: list[Result], byes: dict[int, int]
+) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    """Wins (byes included), losses and draws of every participant; refuses results and
+    byes that name someone else."""
+    known = set(participants)
+    if len(known) != len(participants):
+        raise ValueError("participants must be distinct")
+    for result in results:
+        if not {result.a, result.b} <= known:
+            raise ValueError(f"result {result} names an unknown participant")
+    if not byes.keys() <= known:
+        raise ValueError(f"byes name unknown participants {sorted(byes.keys() - known)}")
+    wins = {p: byes.get(p, 0) for p in participants}
+    losses = dict.fromkeys(participants, 0)
+    draws = dict.fromkeys(participants, 0)
+    for result in results:
+        if result.winner is None:
+            draws[result.a] += 1
+            draws[result.b] += 1
+        else:
+            wins[result.winner] += 1
+            losses[result.b if result.winner == result.a else result.a] += 1
+    return wins, losses, draws
+
+
 def table(
     *,
     participants: list[int],
@@ -59,32 +99,15 @@ def table(
     ``p`` had (each counts as a win, no opponent). ``wins`` includes byes, so
     ``points == 2 * wins + draws`` for every row.
     """
-    byes = byes or {}
-    known = set(participants)
-    if len(known) != len(participants):
+    if len(set(participants)) != len(participants):
         raise ValueError("participants must be distinct")
-    missing = known - seeds.keys()
+    missing = set(participants) - seeds.keys()
     if missing:
         raise ValueError(f"no seed for {sorted(missing)}")
     if len({seeds[p] for p in participants}) != len(participants):
         raise ValueError("seeds must be distinct")
-    for result in results:
-        if not {result.a, result.b} <= known:
-            raise ValueError(f"result {result} names an unknown participant")
-    if not byes.keys() <= known:
-        raise ValueError(f"byes name unknown participants {sorted(byes.keys() - known)}")
-
-    wins = {p: byes.get(p, 0) for p in participants}
-    losses = dict.fromkeys(participants, 0)
-    draws = dict.fromkeys(participants, 0)
-    for result in results:
-        if result.winner is None:
-            draws[result.a] += 1
-            draws[result.b] += 1
-        else:
-            wins[result.winner] += 1
-            losses[result.b if result.winner == result.a else result.a] += 1
-    points = {p: WIN_POINTS * wins[p] + DRAW_POINTS * draws[p] for p in participants}
+    wins, losses, draws = _tally(participants=participants, results=results, byes=byes or {})
+    points = _points(wins, draws)
 
     buchholz = dict.fromkeys(participants, 0)
     for result in results:
@@ -150,6 +173,34 @@ def elimination_placements(
     """
     if champion in eliminated_at:
         raise ValueError(f"the champion {champion} cannot also be eliminated")
+    order = seeds.__getitem__ if seeds is not None else None
+    return [[champion], *_knocked_out_groups(eliminated_at, order=order)]
+
+
+def elimination_standings(
+    *, seeds: dict[int, int], eliminated_at: dict[int, MatchKey]
+) -> list[list[int]]:
+    """Placement groups, best first, of an elimination bracket at any point of its play.
+
+    ``seeds``: every participant, with their seed; ``eliminated_at`` as for
+    ``elimination_placements``. The participants still in make the first group, by seed
+    (once the bracket is over, the champion alone: ``elimination_placements``); then those
+    knocked out, by stage, the latest stage first. Used for the live standings and for the
+    final placements that prizes are paid by.
+    """
+    unknown = eliminated_at.keys() - seeds.keys()
+    if unknown:
+        raise ValueError(f"no seed for eliminated participants {sorted(unknown)}")
+    still_in = sorted((p for p in seeds if p not in eliminated_at), key=seeds.__getitem__)
+    knocked_out = _knocked_out_groups(eliminated_at, order=seeds.__getitem__)
+    return ([still_in] if still_in else []) + knocked_out
+
+
+def _knocked_out_groups(
+    eliminated_at: dict[int, MatchKey], *, order: Callable[[int], int] | None
+) -> list[list[int]]:
+    """Groups of the participants knocked out at the same stage, the latest stage first;
+    within a group by ``order`` (else by id)."""
     brackets = {bracket for bracket, _, _ in eliminated_at.values()}
     if {WINNERS, LOSERS} <= brackets:
         raise ValueError("winners and losers eliminations cannot be mixed")
@@ -160,10 +211,7 @@ def elimination_placements(
         bracket, round_, _ = key
         return (1, 0) if bracket == GRAND_FINAL else (0, round_)
 
-    def order(p: int) -> int:
-        return seeds[p] if seeds is not None else p
-
     groups: dict[tuple[int, int], list[int]] = {}
     for participant, key in eliminated_at.items():
         groups.setdefault(stage(key), []).append(participant)
-    return [[champion]] + [sorted(groups[s], key=order) for s in sorted(groups, reverse=True)]
+    return [sorted(groups[s], key=order) for s in sorted(groups, reverse=True)]

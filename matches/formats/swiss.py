@@ -16,9 +16,11 @@ The bye (odd number of players) goes to the lowest-ranked player who has not had
 when the others cannot all be paired without a rematch, the next candidate up gets it.
 Only when no candidate works is ``PairingImpossible`` raised.
 
-Scores are whatever the caller counts (the service: win 2, draw 1, loss 0, bye 2);
-``players`` gives the order among equal scores, normally by seed (lower seed stronger), so
-"lowest ranked" means lowest score, then latest in ``players`` (the highest seed).
+``pair_round`` pairs by whatever scores the caller counts; ``round_plan``, what the service
+plays, counts the standings' points (``standings.points``: win 2, draw 1, loss 0, a bye a
+win). ``players`` gives the order among equal scores, normally by seed (lower seed
+stronger), so "lowest ranked" means lowest score, then latest in ``players`` (the highest
+seed).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import networkx as nx
+
+from .plan import GROUP, PlannedMatch
+from .standings import Result, points
 
 
 class PairingImpossible(Exception):
@@ -39,6 +44,36 @@ def default_rounds(n: int) -> int:
     if n < 1:
         raise ValueError(f"n must be at least 1, not {n}")
     return max(1, (n - 1).bit_length())
+
+
+def round_plan(
+    *, round_number: int, players: list[int], results: list[Result], byes: dict[int, int]
+) -> list[PlannedMatch]:
+    """The matches of round ``round_number``, paired on the results so far.
+
+    ``players`` are seeds (``PlannedMatch`` labels), best first; ``results`` every match
+    played so far and ``byes`` how many byes each player had. Scores are the standings'
+    points; nobody meets an opponent of a result again, nobody gets a second bye. Pairs
+    take positions ``1..`` in board order; the bye, if any, is the last position, a bye
+    match with the player on side a. Raises ``PairingImpossible`` like ``pair_round``.
+    """
+    pairs, bye = pair_round(
+        players=players,
+        scores=points(participants=players, results=results, byes=byes),
+        played={frozenset((result.a, result.b)) for result in results},
+        had_bye={player for player, count in byes.items() if count},
+    )
+    planned = [
+        PlannedMatch(bracket=GROUP, round=round_number, position=i, seed_a=a, seed_b=b)
+        for i, (a, b) in enumerate(pairs, start=1)
+    ]
+    if bye is not None:
+        planned.append(
+            PlannedMatch(
+                bracket=GROUP, round=round_number, position=len(pairs) + 1, seed_a=bye, bye=True
+            )
+        )
+    return planned
 
 
 def pair_round(

@@ -1,7 +1,12 @@
-"""The JSON shape of a match, built from attributes by hand (see ``tournaments.render``).
+"""The JSON shape of a match: the payload of its events and live frames, the matches of a
+snapshot, and the REST answers, built here from attributes by hand (see
+``tournaments.payloads``).
 
-``MatchSerializer`` (matches.serializers) defines the shape and the OpenAPI schema
-documents it; ``tests/test_render.py`` proves this gives the same JSON.
+The domain builds these itself (the services put them in the event log; the snapshot and
+the live sockets send them), so no REST field can change a stored event by accident:
+``matches.serializers`` documents the same shape for the OpenAPI schema and the REST views
+answer with these functions. ``tests/matches/test_payloads.py`` proves both give the same
+JSON; a field added to one must be added to the other.
 """
 
 from __future__ import annotations
@@ -40,6 +45,18 @@ def match_render(match, reports) -> dict:
         "next_match": match.next_match_id,
         "loser_next_match": match.loser_next_match_id,
     }
+
+
+def match_data(match: Match) -> dict:
+    """The payload of a match whose reports were loaded (``match.loaded_reports``: set by the
+    selectors' ``Prefetch(..., to_attr=...)`` or by the service that changed the match);
+    issues no query."""
+    return match_render(match, match.loaded_reports)
+
+
+def matches_data(matches) -> list[dict]:
+    """``match_data`` of each match, in the order given."""
+    return [match_render(match, match.loaded_reports) for match in matches]
 
 
 class _MatchRow(NamedTuple):

@@ -1,10 +1,13 @@
-"""The JSON shapes of tournaments and participants, built from attributes by hand.
+"""The JSON shapes of tournaments and participants, built from attributes by hand: the
+payloads of events and live frames, the parts of a snapshot, and the REST answers.
 
-These are the shapes ``tournaments.serializers`` defines (and the OpenAPI schema documents),
-at a fraction of the cost: a DRF serializer spends most of its time in field machinery,
-and a snapshot renders hundreds of participants. ``tests/test_render.py`` proves each
-renderer gives the same JSON as its serializer; a field added to one must be added to the
-other.
+The domain builds these itself (the services put them in the event log), so no REST field
+can change a stored event by accident: ``tournaments.serializers`` documents the same shapes
+for the OpenAPI schema, and ``tests/tournaments/test_payloads.py`` proves each function
+here gives the same JSON as its serializer; a field added to one must be added to the
+other. They are written by hand, not with a serializer, for speed too: a DRF serializer
+spends most of its time in field machinery, and a snapshot renders hundreds of
+participants.
 
 The renderers read attributes only, so they take model instances and plain rows alike
 (``values_list(..., named=True)``): the snapshot reads rows, never building models.
@@ -16,7 +19,7 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from project.encoding import datetime_text
-from tournaments.models import Participant, ParticipantMember
+from tournaments.models import Participant, ParticipantMember, Tournament
 
 
 def tournament_render(tournament) -> dict:
@@ -54,6 +57,18 @@ def participant_render(participant, members) -> dict:
         "members": [{"id": user.id, "username": user.username} for user in members],
         "status": participant.status,
     }
+
+
+def tournament_data(tournament: Tournament) -> dict:
+    """The payload of a tournament (its columns only; no participants)."""
+    return tournament_render(tournament)
+
+
+def participant_data(participant: Participant) -> dict:
+    """The payload of a participant whose roster was loaded (``participant.loaded_roster``:
+    set by the selectors' ``Prefetch(..., to_attr=...)`` or by the service that created the
+    rows); issues no query."""
+    return participant_render(participant, [member.user for member in participant.loaded_roster])
 
 
 class UserRef(NamedTuple):

@@ -1,0 +1,111 @@
+"""The one place that locks match rows, prize accounts and prize awards, and in which order.
+
+The order is the project's (``tournaments.locks``: match rows, then the tournament row,
+then ledger accounts, then participants and what hangs off them); what follows is how the
+matches app takes its part of it. The actions of ``matches.services``,
+``matches.progression`` and ``matches.payouts`` lock through these functions and write no
+``select_for_update`` of their own, so the order can be read, and checked, here.
+
+A result (report, resolve, reset, the confirmation deadline):
+
+1. ``match_lock``: the match acted on, with its tournament, sides and reports;
+2. ``matches_lock``: the matches it feeds, in pk order, step by step down the bracket as
+   the result moves on (each step only feeds matches further down); or
+   ``later_rounds_lock``: the later swiss rounds a reset is about to delete (downstream
+   too);
+3. the tournament row (``tournaments.locks.tournament_lock``, or the guarded ``UPDATE``
+   that appends the action's events);
+4. when the result completes the tournament: ``escrow_lock``, then, for the prizes paid at
+   once, ``prize_accounts_lock`` (the escrow again and the winners' wallets, in pk order).
+
+A payout chunk touches no match row: ``payouts_tournament_lock`` (the tournament row),
+``prize_accounts_lock`` (the accounts), then ``awards_lock`` (the awards, which hang off
+the participants).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from matches.errors import MatchNotFound
+from matches.models import Match, MatchReport, PrizeAward
+from tournaments.models import Tournament
+from wallets.models import Account
+from wallets.services import accounts_lock, wallets_ensure
+
+
+def match_lock(match_id: int) -> Match:
+    """The match, locked, with its tournament, sides and reports (three statements).
+    Raises MatchNotFound. Only the match's row is locked (``of=("self",)``): the
+    tournament's is taken later, in its turn."""
+    match = (
+        Match.objects.select_for_update(of=("self",))
+        .select_related("tournament", "participant_a", "participant_b")
+        .prefetch_related(_reports_prefetch())
+        .filter(pk=match_id)
+        .first()
+    )
+    if match is None:
+        raise MatchNotFound(f"There is no match {match_id}.")
+    return match
+
+
+def matches_lock(ids: list[int]) -> dict[int, Match]:
+    """The matches with these pks, locked in pk order, with their reports (two
+    statements), by pk: the matches a result feeds."""
+    matches = (
+        Match.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .prefetch_related(_reports_prefetch())
+    )
+    return {m.pk: m for m in matches}
+
+
+def later_rounds_lock(*, tournament: Tournament, after_round: int) -> list[tuple[int, str, bool]]:
+    """``(pk, status, is_bye)`` of the tournament's group matches after ``after_round``,
+    locked in pk order. A reset of a swiss result checks them under the lock, so a report
+    on one of them either committed before, and refuses the reset, or waits and then finds
+    its match gone (404)."""
+    return list(
+        Match.objects.select_for_update()
+        .filter(tournament=tournament, bracket=Match.Bracket.GROUP, round__gt=after_round)
+        .order_by("pk")
+        .values_list("pk", "status", "is_bye")
+    )
+
+
+def payouts_tournament_lock(tournament_id: int) -> Tournament | None:
+    """The tournament, locked, if it is completed with payouts pending; else None (and
+    nothing locked)."""
+    return (
+        Tournament.objects.select_for_update()
+        .filter(pk=tournament_id, status=Tournament.Status.COMPLETED, payouts_pending__gt=0)
+        .first()
+    )
+
+
+def escrow_lock(tournament: Tournament) -> Account:
+    """The tournament's prize-pool escrow, locked until the transaction ends: its balance
+    is the pool the prizes are decided from."""
+    return accounts_lock(ids=[tournament.escrow_id])[tournament.escrow_id]
+
+
+def prize_accounts_lock(*, tournament: Tournament, user_ids: set[int]) -> dict[int, Account]:
+    """Give these users wallets if they have none, then lock their wallets with the
+    tournament's escrow, in pk order: every account a prize posting moves money between."""
+    wallets_ensure(user_ids=user_ids)
+    return accounts_lock(ids=[tournament.escrow_id], user_ids=user_ids)
+
+
+def awards_lock(unpaid: QuerySet[PrizeAward]) -> dict[int, int]:
+    """``{participant: amount}`` of the awards in ``unpaid``, locked in pk order, read
+    after the lock is granted (so an award a concurrent chunk paid meanwhile is not
+    among them if ``unpaid`` filters on ``paid=False``)."""
+    return dict(unpaid.select_for_update().order_by("pk").values_list("pk", "amount"))
+
+
+def _reports_prefetch() -> Prefetch:
+    return Prefetch(
+        "reports", queryset=MatchReport.objects.order_by("pk"), to_attr="loaded_reports"
+    )

@@ -1,0 +1,259 @@
+"""The progression engine on the database: results flowing through a tournament's rows.
+
+``Progression`` is ``matches.formats.progress.BracketProgress`` (which decides where every
+participant goes, when a bye completes, when the grand final is played again, how the
+next swiss round is paired and when the tournament is over) with the matches kept in
+the database: the matches a result feeds are loaded locked (``matches.locks``), and
+``save`` writes what changed with a fixed number of statements whatever the size of the
+bracket, appends the events, tells the players, and finishes the tournament after its
+last match: placements (``matches.placements``, by ``formats.progress.placements``) and
+prizes (``matches.payouts``).
+
+Public API: ``Progression(tournament, loader=...)``, then ``settle_all``, ``settle``,
+``complete``, ``touch``, ``revert`` (from ``BracketProgress``), then ``save`` once;
+``tournament_start`` calls ``notify`` instead, having written its matches itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from matches import locks, payouts, tasks
+from matches.errors import DownstreamPlayed, MatchClosed
+from matches.formats import progress
+from matches.formats.plan import MatchKey, PlannedMatch
+from matches.models import Match, MatchReport
+from matches.payloads import match_data
+from matches.placements import placements_for
+from notifications.services import (
+    match_ready_notify,
+    match_result_confirmed_notify,
+    match_result_disputed_notify,
+)
+from tournaments.events import events_append, tournament_row_update
+from tournaments.locks import tournament_lock
+from tournaments.models import Participant, Tournament
+from tournaments.payloads import tournament_data
+
+Status = Match.Status
+
+# Fields a result can change on a match; saved with one bulk UPDATE per action.
+MATCH_STATE_FIELDS = [
+    "participant_a",
+    "participant_b",
+    "status",
+    "winner",
+    "scores",
+    "completed_at",
+    "next_match",
+    "next_slot",
+]
+
+
+class Progression(progress.BracketProgress):
+    """Results flowing through ``tournament``'s bracket, for one action.
+
+    ``loader`` loads the matches a result feeds: ``matches.locks.matches_lock`` for the
+    actions on a running tournament; at the start, the matches just made, held in memory.
+    """
+
+    BuiltUpon = DownstreamPlayed
+
+    def __init__(
+        self, tournament: Tournament, *, loader: Callable[[list[int]], dict[int, Match]]
+    ) -> None:
+        super().__init__(format=tournament.format, swiss_rounds=tournament.swiss_rounds)
+        self.tournament = tournament
+        self.loader = loader
+
+    # --- Where the matches live (formats.progress.BracketProgress) ---------------------------
+
+    def load(self, ids: list[int]) -> dict[int, Match]:
+        return self.loader(ids)
+
+    def now(self) -> datetime:
+        return timezone.now()
+
+    def match_insert(
+        self,
+        *,
+        key: MatchKey,
+        participant_a_id: int | None,
+        participant_b_id: int | None,
+        status: str,
+    ) -> Match:
+        bracket, round_number, position = key
+        match = Match.objects.create(
+            tournament=self.tournament,
+            bracket=bracket,
+            round=round_number,
+            position=position,
+            participant_a_id=participant_a_id,
+            participant_b_id=participant_b_id,
+            status=status,
+        )
+        match.loaded_reports = []
+        return match
+
+    def round_insert(
+        self, planned: list[PlannedMatch], by_seed: dict[int, int]
+    ) -> dict[int, Match]:
+        created = matches_insert(tournament=self.tournament, planned=planned, by_seed=by_seed)
+        for match in created.values():
+            match.loaded_reports = []
+        return created
+
+    def matches_delete(self, ids: list[int]) -> None:
+        Match.objects.filter(pk__in=ids).delete()
+
+    def later_rounds(self, round_number: int) -> list[tuple[int, str, bool]]:
+        return locks.later_rounds_lock(tournament=self.tournament, after_round=round_number)
+
+    def open_ids(self) -> set[int]:
+        open_matches = Match.objects.filter(tournament=self.tournament).exclude(
+            status=Status.COMPLETED
+        )
+        return set(open_matches.values_list("pk", flat=True))
+
+    def group_matches(self, *, excluding: Iterable[int]) -> QuerySet[Match]:
+        return Match.objects.filter(
+            tournament=self.tournament, bracket=Match.Bracket.GROUP
+        ).exclude(pk__in=excluding)
+
+    def seeds(self) -> dict[int, int]:
+        return dict(
+            Participant.objects.filter(tournament=self.tournament, seed__isnull=False).values_list(
+                "pk", "seed"
+            )
+        )
+
+    def reports_drop(self, match: Match) -> None:
+        MatchReport.objects.filter(match=match).delete()
+        match.loaded_reports = []
+
+    # --- Writing it down ---------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write what changed, finish the tournament if it is over, and send the events,
+        taking their versions in the same tournament UPDATE that records the finish.
+
+        Whether a round or the tournament is over is decided under the tournament's lock
+        (``tournaments.locks``), taken after every match row this change locked: a
+        concurrent result has then either committed, and is seen, or waits for this one.
+        Without it two results that each finished the last open match of a round both saw
+        the other open, or both completed the tournament and awarded its prizes twice.
+        Other changes take the lock with their guarded UPDATE at the end.
+        """
+        if self.round_done is not None or self.finished:
+            self._tournament_lock()
+        self.conclude()
+        Match.objects.bulk_update(self.changed.values(), MATCH_STATE_FIELDS)
+
+        # A match made from a result that was undone (the second grand final, a swiss round
+        # paired on it) goes away with it; watchers learn that from its own event.
+        events = [("match.removed", {"match_id": pk}) for pk in sorted(self.deleted)] + [
+            (name, {"match": match_data(self.changed[pk])}) for pk, name in self.events.items()
+        ]
+        self.notify()
+        if not self.finished:
+            if not tournament_row_update(
+                self.tournament,
+                events=len(events),
+                where_sql="status = %s",
+                where_params=[Tournament.Status.IN_PROGRESS],
+            ):
+                raise MatchClosed("The tournament is no longer in progress.")
+            events_append(tournament=self.tournament, events=events)
+            return
+
+        placements, prizes, payouts_pending = self._tournament_finish()
+        now = timezone.now()
+        finished = tournament_row_update(
+            self.tournament,
+            events=len(events) + 1,
+            set_sql="status = %s, completed_at = %s, payouts_pending = %s",
+            set_params=[Tournament.Status.COMPLETED, now, payouts_pending],
+            where_sql="status = %s",
+            where_params=[Tournament.Status.IN_PROGRESS],
+        )
+        if not finished:
+            raise MatchClosed("The tournament is no longer in progress.")
+        self.tournament.completed_at = now
+        if payouts_pending:
+            tasks.tournament_payouts_chunk_run.delay_on_commit(self.tournament.pk)
+        events.append(
+            (
+                "tournament.completed",
+                {
+                    "tournament": tournament_data(self.tournament),
+                    "placements": placements,
+                    "prizes": {str(pk): amount for pk, amount in prizes.items()},
+                },
+            )
+        )
+        events_append(tournament=self.tournament, events=events)
+
+    def notify(self) -> None:
+        """Tell the players what this change means for them, once it commits."""
+        match_ready_notify(match_ids=[pk for pk in self.became_ready if pk not in self.deleted])
+        for pk, event in self.events.items():
+            if event == "match.completed" and not self.changed[pk].is_bye:
+                match_result_confirmed_notify(match_id=pk)
+            elif event == "match.disputed":
+                match_result_disputed_notify(match_id=pk)
+
+    def _tournament_lock(self) -> None:
+        """Lock the tournament row; refuse if it is no longer in progress (it completed or
+        was cancelled while this change waited for its match rows)."""
+        status = tournament_lock(self.tournament.pk).status
+        if status != Tournament.Status.IN_PROGRESS:
+            raise MatchClosed(f"The tournament is {status}.")
+
+    def _tournament_finish(self) -> tuple[list[list[int]], dict[int, int], int]:
+        """Placements from the final bracket, and the prizes decided for them (paid here,
+        or recorded for the payout chunks: ``payouts.prizes_award``). Returns the
+        placements, the prizes, and how many of them are left to pay."""
+        tournament = self.tournament
+        stored = Match.objects.filter(tournament=tournament).exclude(pk__in=self.changed)
+        participants = list(Participant.objects.filter(tournament=tournament, seed__isnull=False))
+        placements = placements_for(
+            tournament=tournament,
+            matches=[*stored, *self.changed.values()],
+            participants=participants,
+        )
+        prizes, pending = payouts.prizes_award(tournament=tournament, placements=placements)
+        return placements, prizes, pending
+
+
+def matches_insert(
+    *, tournament: Tournament, planned: list[PlannedMatch], by_seed: dict[int, int]
+) -> dict[int, Match]:
+    """Insert the planned matches in one statement, then wire where winners and losers go
+    (in memory: the caller writes the wiring with the matches' state). ``by_seed``: the
+    participant at each seed. Returns the matches by pk."""
+    by_key = {
+        pm.key: Match(
+            tournament=tournament,
+            bracket=pm.bracket,
+            round=pm.round,
+            position=pm.position,
+            is_bye=pm.bye,
+            participant_a_id=by_seed.get(pm.seed_a),
+            participant_b_id=by_seed.get(pm.seed_b),
+        )
+        for pm in planned
+    }
+    Match.objects.bulk_create(by_key.values())
+    for pm in planned:
+        match = by_key[pm.key]
+        if pm.winner_to:
+            match.next_match = by_key[pm.winner_to.key]
+            match.next_slot = pm.winner_to.side
+        if pm.loser_to:
+            match.loser_next_match = by_key[pm.loser_to.key]
+            match.loser_next_slot = pm.loser_to.side
+    return {match.pk: match for match in by_key.values()}
