@@ -230,6 +230,7 @@ def test_a_missed_event_is_fetched_again_with_since(page, server, cup):
         ("double_elimination", 5, "Winners bracket"),
         ("round_robin", 4, "Standings"),
         ("swiss", 6, "Standings"),
+        ("swiss", 5, "Standings"),
     ],
 )
 def test_every_format_is_drawn_and_updated(page, server, cup, format, n, heading):
@@ -238,11 +239,27 @@ def test_every_format_is_drawn_and_updated(page, server, cup, format, n, heading
     page.goto(server.url(f"/tournaments/{tournament.pk}/live"))
 
     expect(page.locator(".panel h2").first).to_have_text(heading)
-    expect(page.locator(".match")).to_have_count(matches.count())
+    # A card per match that is played: a bye (a top seed of five in an eight-slot bracket
+    # goes through without an opponent) gets none; issue 12 found winners round 1 of a
+    # double elimination drawn as six "bye" cards around the matches to play. The round's
+    # title counts them and names who had one. (A bye of the losers bracket still waiting
+    # for its one side is drawn, as "Waiting for players", until it completes: the match
+    # objects do not say that it is a bye.)
+    byes = [m for m in matches if m.is_bye and m.status == "completed"]
+    expect(page.locator(".match")).to_have_count(matches.count() - len(byes))
     expect(page.locator("#meta")).to_contain_text(format.replace("_", " ").capitalize())
-    byes = [m for m in matches if m.status == "completed"]
     for bye in byes:
-        expect(card(page, bye)).to_contain_text("bye")
+        expect(card(page, bye)).to_have_count(0)
+    bye_names = [
+        Participant.objects.get(pk=m.participant_a_id or m.participant_b_id).name for m in byes
+    ]
+    if byes and format in ("round_robin", "swiss"):
+        expect(page.locator(".bye-note")).to_have_text([f"Bye: {name}" for name in bye_names])
+    elif byes:
+        title = page.locator(".round-title", has_text=f"{len(byes)} byes")
+        expect(title).to_have_count(1)
+        for name in bye_names:
+            expect(title).to_have_attribute("title", re.compile(rf"\b{re.escape(name)}\b"))
     if format in ("round_robin", "swiss"):
         expect(page.locator(".standings-table tbody tr")).to_have_count(n)
 
@@ -542,7 +559,7 @@ def test_the_tournaments_list_leads_to_each_live_page_on_a_desktop_and_a_phone(
             "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
         )
 
-        page.get_by_role("link", name=newest.name).click()
+        page.get_by_role("link", name=newest.name, exact=True).click()
         expect(page).to_have_url(server.url(f"/tournaments/{newest.pk}/live"))
         expect(page.locator("#indicator")).to_have_text("Live")
         assert errors == [], errors

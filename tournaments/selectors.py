@@ -10,6 +10,7 @@ from tournaments.models import (
     Participant,
     ParticipantMember,
     Team,
+    TeamInvite,
     TeamMember,
     Tournament,
     TournamentEvent,
@@ -120,3 +121,90 @@ def tournaments_stalled_ids(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+# --- Reads for the pages (web/) ---------------------------------------------------------------
+
+
+def tournament_page_get(*, tournament_id: int) -> Tournament:
+    """``tournament_get`` with the organizer joined: the tournament's page names them.
+
+    Three queries whatever the number of participants: the tournament and its organizer,
+    the participants (all but those who left, by seed then registration), their rosters
+    with the users (``loaded_participants``, each with ``loaded_roster``).
+    """
+    tournament = (
+        Tournament.objects.filter(pk=tournament_id)
+        .select_related("organizer")
+        .prefetch_related(
+            Prefetch(
+                "participants",
+                queryset=Participant.objects.exclude(status=Participant.Status.LEFT)
+                .order_by("seed", "pk")
+                .prefetch_related(_roster_prefetch()),
+                to_attr="loaded_participants",
+            )
+        )
+        .first()
+    )
+    if tournament is None:
+        raise TournamentNotFound(f"There is no tournament {tournament_id}.")
+    return tournament
+
+
+def tournament_names(*, tournament_ids: set[int]) -> dict[int, str]:
+    """The names of the given tournaments, by id (one query; unknown ids are left out)."""
+    if not tournament_ids:
+        return {}
+    return dict(Tournament.objects.filter(pk__in=tournament_ids).values_list("pk", "name"))
+
+
+def _teams_with_memberships(memberships: QuerySet[TeamMember]) -> list[Team]:
+    """The teams of ``memberships`` (joined to team and user, ordered by team then pk), each
+    with ``loaded_memberships``, in the memberships' order: one query."""
+    teams: dict[int, Team] = {}
+    for membership in memberships:
+        team = teams.setdefault(membership.team_id, membership.team)
+        if not hasattr(team, "loaded_memberships"):
+            team.loaded_memberships = []
+        membership.team = team
+        team.loaded_memberships.append(membership)
+    return list(teams.values())
+
+
+def teams_captained_list(*, user_id: int) -> list[Team]:
+    """The teams ``user_id`` captains, oldest first, each with ``loaded_memberships`` (its
+    members and their users, in the order they joined): one query whatever their number.
+    A team always has its captain as a member, so no captained team is left out."""
+    return _teams_with_memberships(
+        TeamMember.objects.filter(team__captain_id=user_id)
+        .select_related("team", "user")
+        .order_by("team_id", "pk")
+    )
+
+
+def teams_of_user_list(*, user_id: int) -> list[Team]:
+    """The teams ``user_id`` is a member of (captain or not), oldest first, each with every
+    member in ``loaded_memberships``: one query whatever the number of teams or members."""
+    return _teams_with_memberships(
+        TeamMember.objects.filter(
+            team_id__in=TeamMember.objects.filter(user_id=user_id).values("team_id")
+        )
+        .select_related("team", "user")
+        .order_by("team_id", "pk")
+    )
+
+
+def team_invites_of_user(*, user_id: int) -> QuerySet[TeamInvite]:
+    """The invitations ``user_id`` has not answered, newest first, with their teams and the
+    teams' captains joined (one query)."""
+    return (
+        TeamInvite.objects.filter(user_id=user_id)
+        .select_related("team", "team__captain")
+        .order_by("-pk")
+    )
+
+
+def team_invites_list(*, team_id: int) -> QuerySet[TeamInvite]:
+    """The team's unanswered invitations, oldest first, with the invited users joined."""
+    return TeamInvite.objects.filter(team_id=team_id).select_related("user").order_by("pk")

@@ -21,3 +21,11 @@ def posting_lines(*, kind: str, references: list[str]) -> dict[str, dict[int, in
     for reference, account_id, amount in rows:
         lines.setdefault(reference, {})[account_id] = amount
     return lines
+
+
+def wallet_balances(*, user_ids: list[int]) -> dict[int, int]:
+    """The wallet balance of each of ``user_ids`` (one query; 0 for a user without a
+    wallet). A plain read for showing, never for deciding: a service that moves money
+    checks balances on rows it holds locked."""
+    balances = dict(Account.objects.filter(user_id__in=user_ids).values_list("user_id", "balance"))
+    return {user_id: balances.get(user_id, 0) for user_id in user_ids}

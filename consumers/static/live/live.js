@@ -1,10 +1,17 @@
 /* Live bracket page: draws one tournament from its socket (API.md, "Live updates").
  *
  * The page state is the last snapshot with every later event applied in version order.
- * Frames carry whole objects (tournament, participants, matches), so applying an event
- * means replacing the objects it names. A dropped connection or a missed version (a gap)
- * is repaired the same way: reconnect with ?since=<last version applied>, and the server
- * replays what was missed (or sends a fresh snapshot when it no longer keeps that far back).
+ * The first snapshot comes with the page (consumers/views.py embeds the socket's own
+ * snapshot frame, and the server's standings and placements as of a version), so the
+ * bracket is drawn at once and the socket opens with ?since=<its version>. Frames carry
+ * whole objects (tournament, participants, matches), so applying an event means replacing
+ * the objects it names. The socket, its backoff and the repair of a dropped connection or
+ * a missed version (a gap) are feed.js's: it reconnects with ?since=<last version
+ * applied>, and the server replays what was missed (or sends a fresh snapshot).
+ *
+ * Results are the server's word: the standings table shows GET .../standings (ties broken
+ * by tiebreaks only the server computes) and the champion comes from the placements of
+ * tournament.completed, never from a ranking counted here.
  *
  * Plain JavaScript, no build step, no third-party code: the page must work offline.
  */
@@ -17,18 +24,9 @@
   const tournamentId = Number(root.dataset.tournament);
   const currency = root.dataset.currency || "";
 
-  const RETRY_FIRST_MS = 500;
-  const RETRY_MAX_MS = 10000;
-  const STABLE_AFTER_MS = 5000; // a connection open this long resets the backoff
-  const RESYNC_LIMIT = 3; // immediate resyncs allowed per RESYNC_WINDOW_MS, then back off
-  const RESYNC_WINDOW_MS = 10000;
   const STANDINGS_DELAY_MS = 250;
   const FLASH_MS = 2500;
   const RENDER_DELAY_MS = 20;
-  // Close codes of the server (consumers/live.py): the tournament does not exist; this
-  // client read too slowly and must resume with ?since=.
-  const CLOSE_NOT_FOUND = 4404;
-  const CLOSE_FELL_BEHIND = 4408;
 
   const FORMAT_NAMES = {
     single_elimination: "Single elimination",
@@ -54,108 +52,25 @@
     tournament: null,
     participants: new Map(),
     matches: new Map(),
-    standings: null, // {version, rows}: GET .../standings as of `version`
+    standings: null, // {version, rows, final}: the server's standings as of `version`
+    placements: null, // final placement groups, best first: tournament.completed's
     changedAt: new Map(), // match id -> when a live event last changed it
   };
 
-  // --- Connection -------------------------------------------------------------------
+  // --- Connection (feed.js: the socket, its backoff, resuming with ?since=) -------------
 
-  const live = {
-    socket: null,
-    connected: false, // the socket is open
-    attempts: 0,
-    retryTimer: null,
-    countdownTimer: null,
-    stableTimer: null,
-    resyncs: [],
-  };
+  let feedState = "connecting"; // the feed's last state (LiveFeed's onStatus)
 
-  function socketUrl() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const since = state.version === null ? "" : "?since=" + state.version;
-    return `${scheme}//${location.host}/ws/tournaments/${tournamentId}/${since}`;
-  }
-
-  function connect() {
-    clearTimeout(live.retryTimer);
-    clearInterval(live.countdownTimer);
-    const socket = new WebSocket(socketUrl());
-    live.socket = socket;
-    live.connected = false;
-    if (state.version === null && live.attempts === 0) setIndicator("connecting", "Connecting…");
-    else setIndicator("reconnecting", "Reconnecting…");
-
-    // Handlers ignore a socket that has been replaced (see resync).
-    socket.addEventListener("open", () => {
-      if (socket !== live.socket) return;
-      live.connected = true;
-      showConnected();
-      live.stableTimer = setTimeout(() => (live.attempts = 0), STABLE_AFTER_MS);
-    });
-    socket.addEventListener("message", (message) => {
-      if (socket !== live.socket) return;
-      let frame;
-      try {
-        frame = JSON.parse(message.data);
-      } catch (error) {
-        console.warn("live feed: not JSON", error);
-        return;
-      }
-      onFrame(frame);
-    });
-    socket.addEventListener("close", (event) => {
-      if (socket !== live.socket) return;
-      live.socket = null;
-      live.connected = false;
-      clearTimeout(live.stableTimer);
-      if (event.code === CLOSE_NOT_FOUND) setIndicator("gone", "Tournament not found");
-      else if (event.code === CLOSE_FELL_BEHIND) resync();
-      else scheduleReconnect();
-    });
-  }
-
-  function scheduleReconnect() {
-    // Exponential backoff with jitter, so that a restarted server is not hit by every
-    // spectator at the same instant.
-    const base = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** live.attempts);
-    const delay = base * (0.75 + Math.random() * 0.5);
-    live.attempts += 1;
-    const due = Date.now() + delay;
-    const tick = () => {
-      const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
-      setIndicator("reconnecting", `Reconnecting in ${seconds} s`);
-    };
-    tick();
-    clearInterval(live.countdownTimer);
-    live.countdownTimer = setInterval(tick, 1000);
-    live.retryTimer = setTimeout(connect, delay);
-  }
-
-  function reconnectNow() {
-    if (live.socket) return;
-    live.attempts = 0;
-    connect();
-  }
-
-  /* Drop the current connection and resume after the last version applied. */
-  function resync() {
-    const now = Date.now();
-    live.resyncs = live.resyncs.filter((t) => now - t < RESYNC_WINDOW_MS);
-    live.resyncs.push(now);
-    const old = live.socket;
-    live.socket = null;
-    live.connected = false;
-    clearTimeout(live.stableTimer);
-    if (old) old.close();
-    // A server that keeps sending gaps must not be hammered: fall back to the backoff.
-    if (live.resyncs.length > RESYNC_LIMIT) scheduleReconnect();
-    else connect();
+  function onStatus(stateName, text) {
+    feedState = stateName;
+    if (stateName === "live") showConnected();
+    else setIndicator(stateName, text);
   }
 
   /* The connected indicator: "Live", or "Finished" / "Cancelled" once the tournament is
    * over. Until the first snapshot says which, it keeps "Connecting…". */
   function showConnected() {
-    if (!live.connected || !state.tournament) return;
+    if (feedState !== "live" || !state.tournament) return;
     const { mode, text } = CONNECTED_WHEN_OVER[state.tournament.status] || { mode: "live", text: "Live" };
     setIndicator(mode, text);
   }
@@ -174,66 +89,56 @@
             : "Not connected to the live feed; click to retry now";
   }
 
-  // --- Frames -------------------------------------------------------------------------
-
-  function onFrame(frame) {
-    switch (frame.type) {
-      case "snapshot":
-        applySnapshot(frame);
-        break;
-      case "event":
-        if (state.version === null) resync(); // an event before any snapshot: start over
-        else if (frame.version <= state.version) return; // already applied
-        else if (frame.version !== state.version + 1) resync(); // missed one: replay from ours
-        else applyEvent(frame);
-        break;
-      case "error":
-        console.warn("live feed error:", frame.code, frame.detail);
-        break;
-      default:
-        console.warn("live feed: unknown frame", frame.type);
-    }
-  }
+  // --- Frames (in order, without gaps: feed.js checks the versions) -------------------
 
   function applySnapshot(frame) {
     state.version = frame.version;
     state.tournament = frame.tournament;
     state.participants = new Map((frame.participants || []).map((p) => [p.id, p]));
     state.matches = new Map((frame.matches || []).map((m) => [m.id, m]));
+    // Placements are final once the tournament is completed; any other status voids them.
+    if (frame.tournament.status !== "completed") state.placements = null;
     redraw.all = true;
     scheduleRender();
-    refreshStandings();
+    if (!state.standings || state.standings.version < state.version) refreshStandings();
   }
 
   function applyEvent(frame) {
     const data = frame.data || {};
     // Anything but a change to matches already on the page redraws the whole board.
     let structural = Boolean(data.tournament || data.participant || data.participants);
+    // Only a result (made or undone) or a change of the field moves the standings: a
+    // report or a dispute does not, and then no spectator asks the server for them.
+    let results = structural || frame.event === "match.removed";
+    const changed = (match) => {
+      const before = state.matches.get(match.id);
+      results = results || match.status === "completed" || before?.status === "completed";
+      structural = structural || !before;
+      state.matches.set(match.id, match);
+      redraw.matches.add(match.id);
+    };
     if (data.tournament) state.tournament = data.tournament;
     for (const participant of data.participants || []) {
       state.participants.set(participant.id, participant);
     }
     if (data.participant) state.participants.set(data.participant.id, data.participant);
-    for (const match of data.matches || []) {
-      structural = structural || !state.matches.has(match.id);
-      state.matches.set(match.id, match);
-      redraw.matches.add(match.id);
-    }
+    for (const match of data.matches || []) changed(match);
     if (data.match) {
-      structural = structural || !state.matches.has(data.match.id);
-      state.matches.set(data.match.id, data.match);
+      changed(data.match);
       state.changedAt.set(data.match.id, Date.now());
-      redraw.matches.add(data.match.id);
     }
     if (frame.event === "match.removed") {
       // A match made from a result that was undone: the second grand final, a swiss round.
       state.matches.delete(data.match_id);
       structural = true;
     }
+    if (frame.event === "tournament.completed" && Array.isArray(data.placements)) {
+      state.placements = data.placements;
+    }
     state.version = frame.version;
     redraw.all = redraw.all || structural;
     scheduleRender();
-    refreshStandings();
+    if (results) refreshStandings();
   }
 
   // --- Standings (REST, for the tiebreaks the server computes) ---------------------------
@@ -241,14 +146,17 @@
   let standingsTimer = null;
   let standingsRequest = 0;
 
+  /* Round robin and swiss only: an elimination bracket's places are its matches. */
   function refreshStandings() {
     const t = state.tournament;
-    if (!t || t.status === "registration") return;
+    if (!t || t.status === "registration" || !isGroupFormat(t)) return;
     clearTimeout(standingsTimer);
     standingsTimer = setTimeout(async () => {
       const request = ++standingsRequest;
       // The event was committed before it was sent, so the answer is at least this recent.
       const version = state.version;
+      // Asked once the tournament was over, the answer is the final table.
+      const final = state.tournament.status === "completed";
       try {
         const response = await fetch(`/api/tournaments/${tournamentId}/standings`, {
           headers: { Accept: "application/json" },
@@ -257,20 +165,21 @@
         if (!response.ok) return;
         const rows = await response.json();
         if (request !== standingsRequest) return; // a newer request is on its way
-        state.standings = { version, rows };
-        redraw.standings = true;
+        state.standings = { version, rows, final };
         scheduleRender();
       } catch (error) {
-        console.warn("standings:", error); // the table computed here stays on screen
+        console.warn("standings:", error); // the last table stays on screen
       }
     }, STANDINGS_DELAY_MS);
   }
 
-  /* Standings as of the current version: the server's when it answered for this version,
-   * otherwise counted here (same points: win 2, draw 1, bye a win; ties by seed only). */
+  /* The standings table: the server's last answer, even while a newer one is on its way
+   * (`fresh` false: the panel says it is updating); counted here only until the server has
+   * answered once (same points: win 2, draw 1, bye a win; ties by seed only), and marked
+   * provisional then, since the server breaks ties by its tiebreaks. */
   function currentStandings() {
-    if (state.standings && state.standings.version === state.version) {
-      return { rows: state.standings.rows, server: true };
+    if (state.standings) {
+      return { rows: state.standings.rows, server: true, fresh: state.standings.version >= state.version };
     }
     const rows = new Map();
     for (const p of activeParticipants()) {
@@ -294,13 +203,14 @@
     for (const row of sorted) row.points = 2 * row.wins + row.draws;
     sorted.sort((x, y) => y.points - x.points || seed(x.participant) - seed(y.participant));
     sorted.forEach((row, i) => (row.rank = i + 1));
-    return { rows: sorted, server: false };
+    return { rows: sorted, server: false, fresh: false };
   }
 
   // --- Rendering ----------------------------------------------------------------------
 
-  // What changed since the last drawing: everything, some matches, the standings.
-  const redraw = { all: false, matches: new Set(), standings: false };
+  // What changed since the last drawing: everything, or some matches (none: the
+  // standings only).
+  const redraw = { all: false, matches: new Set() };
   let renderQueued = false;
 
   function scheduleRender() {
@@ -309,11 +219,12 @@
     // One drawing for the frames of a burst (a result moves several matches at once).
     setTimeout(() => {
       renderQueued = false;
-      const { all, standings } = redraw;
+      const { all } = redraw;
       const matches = [...redraw.matches];
-      Object.assign(redraw, { all: false, matches: new Set(), standings: false });
+      Object.assign(redraw, { all: false, matches: new Set() });
+      // No match changed (new standings only): patchMatches([]) redraws just the table
+      // and the banner.
       if (all || !patchMatches(matches)) render();
-      else if (standings) patchStandings();
     }, RENDER_DELAY_MS);
   }
 
@@ -321,6 +232,8 @@
    * already on the page; false when the board must be drawn again as a whole. A result in
    * a 256-player bracket then touches the three or four cards it changed, not 500. */
   function patchMatches(ids) {
+    // A match that is (now) a bye has no card: drawn again as a whole (rare: at the start).
+    if (ids.some((id) => !state.matches.has(id) || isBye(state.matches.get(id)))) return false;
     const cards = ids.map((id) => board.querySelector(`.match[data-match-id="${id}"]`));
     if (cards.some((card) => !card)) return false;
     const rounds = new Set();
@@ -338,12 +251,18 @@
     root.dataset.version = String(state.version);
     connectorsFrom(ids);
     patchStandings();
+    patchBanner();
     return true;
   }
 
   function patchStandings() {
     const panel = board.querySelector(".panel.standings");
     if (panel) panel.replaceWith(standingsPanel(state.tournament));
+  }
+
+  function patchBanner() {
+    const banner = board.querySelector(".banner.champion");
+    if (banner) banner.replaceWith(championBanner(state.tournament, [...state.matches.values()]));
   }
 
   function render() {
@@ -423,25 +342,47 @@
   }
 
   function championBanner(t, matches) {
-    const { rows } = currentStandings();
-    let champion = null;
-    if (t.format === "single_elimination" || t.format === "double_elimination") {
+    const { champion, runnerUp } = finalPlaces(t, matches);
+    return el(
+      "div",
+      { class: "banner champion" },
+      el("span", { class: "trophy", "aria-hidden": "true" }, "★"),
+      el(
+        "span",
+        {},
+        "Champion: ",
+        champion === null
+          ? el("strong", { "data-champion": "" }, "being confirmed…")
+          : el("strong", { "data-champion": champion }, nameOf(champion))
+      ),
+      runnerUp !== null ? el("span", { class: "runner-up" }, `Runner-up: ${nameOf(runnerUp)}`) : null
+    );
+  }
+
+  /* The first two places, only ever as the server decided them: the placements of
+   * tournament.completed (or the page's read of them); an elimination bracket's deciding
+   * match; the server's standings asked once the tournament was over. Null where none of
+   * these has said yet (or a place is shared). */
+  function finalPlaces(t, matches) {
+    const alone = (group) => (Array.isArray(group) && group.length === 1 ? group[0] : null);
+    if (state.placements) {
+      return { champion: alone(state.placements[0]), runnerUp: alone(state.placements[1]) };
+    }
+    if (!isGroupFormat(t)) {
       // The last match of an elimination bracket is the only one that feeds nothing.
       const ends = matches.filter(
         (m) => m.status === "completed" && !m.next_match && m.bracket !== "losers"
       );
       const last = ends.find((m) => m.bracket === "grand_final") || ends[0];
-      champion = last?.winner ?? null;
+      if (last && last.winner !== null) {
+        const loser = last.winner === last.participant_a ? last.participant_b : last.participant_a;
+        return { champion: last.winner, runnerUp: loser };
+      }
+    } else if (state.standings?.final) {
+      const at = (rank) => alone(state.standings.rows.filter((r) => r.rank === rank).map((r) => r.participant));
+      return { champion: at(1), runnerUp: at(2) };
     }
-    if (champion === null && rows.length) champion = rows[0].participant;
-    const runnerUp = rows.find((r) => r.rank === 2 && r.participant !== champion);
-    return el(
-      "div",
-      { class: "banner champion" },
-      el("span", { class: "trophy", "aria-hidden": "true" }, "★"),
-      el("span", {}, "Champion: ", el("strong", { "data-champion": champion ?? "" }, nameOf(champion))),
-      runnerUp ? el("span", { class: "runner-up" }, `Runner-up: ${nameOf(runnerUp.participant)}`) : null
-    );
+    return { champion: null, runnerUp: null };
   }
 
   function registrationList(t) {
@@ -522,6 +463,9 @@
     return isDouble ? `Winners round ${r}` : `Round ${r}`;
   }
 
+  /* Byes take their slot in the grid but get no card: nobody plays them, and a first
+   * round of a 5-player bracket would otherwise show three "bye" cards for one match. The
+   * round's title says who had one. */
   function bracketSection(key, title, columns) {
     const slotsOf = (c) => Math.max(c.slots, ...c.matches.map((m) => m.position), 1);
     const base = Math.max(1, ...columns.map(slotsOf));
@@ -529,12 +473,19 @@
     grid.style.gridTemplateColumns = `repeat(${columns.length}, var(--column))`;
     grid.style.gridTemplateRows = `auto repeat(${base}, var(--slot))`;
     columns.forEach((column, i) => {
-      const title = el("div", { class: "round-title" }, column.title);
+      const byes = column.matches.filter(isBye);
+      const title = el(
+        "div",
+        { class: "round-title", title: byes.length ? byeText(byes) : null },
+        column.title,
+        byes.length ? el("span", { class: "byes" }, ` · ${byes.length} ${byes.length === 1 ? "bye" : "byes"}`) : null
+      );
       title.style.gridColumn = String(i + 1);
       title.style.gridRow = "1";
       grid.append(title);
       const slots = slotsOf(column);
       for (const match of column.matches) {
+        if (isBye(match)) continue;
         const start = Math.floor(((match.position - 1) * base) / slots) + 2;
         const end = Math.max(start + 1, Math.floor((match.position * base) / slots) + 2);
         const card = matchCard(match);
@@ -614,11 +565,17 @@
     const numbers = [...rounds.keys()].sort((a, b) => a - b);
     const roundPanels = numbers.map((r) => {
       const list = rounds.get(r).sort((x, y) => x.position - y.position);
+      const byes = list.filter(isBye);
       return el(
         "section",
         { class: "round", "data-round": r },
         roundHeading(r),
-        el("div", { class: "round-matches" }, list.map((m) => matchCard(m, { inline: true })))
+        el(
+          "div",
+          { class: "round-matches" },
+          list.filter((m) => !isBye(m)).map((m) => matchCard(m, { inline: true }))
+        ),
+        byes.length ? el("p", { class: "bye-note" }, byeText(byes)) : null
       );
     });
     for (let r = (numbers.at(-1) || 0) + 1; r <= roundCount(); r += 1) {
@@ -658,7 +615,7 @@
   }
 
   function standingsPanel(t) {
-    const { rows, server } = currentStandings();
+    const { rows, server, fresh } = currentStandings();
     const buchholz = server && t.format === "swiss";
     const head = el(
       "tr",
@@ -684,20 +641,33 @@
         buchholz ? el("td", { class: "num muted" }, row.tiebreaks?.buchholz ?? "") : null
       )
     );
+    const note = !server
+      ? "Provisional: counted here, ties by seed, until the server's table arrives."
+      : fresh
+        ? null
+        : "Updating with the latest results…";
     return el(
       "section",
-      { class: "panel standings" },
+      {
+        class: ["panel standings", fresh ? "" : "stale"].filter(Boolean).join(" "),
+        "data-source": server ? "server" : "provisional",
+        "data-version": server ? state.standings.version : null,
+        "aria-busy": fresh ? null : "true",
+      },
       el("h2", {}, "Standings"),
-      el("table", { class: "standings-table" }, el("thead", {}, head), el("tbody", {}, body))
+      el("table", { class: "standings-table" }, el("thead", {}, head), el("tbody", {}, body)),
+      note ? el("p", { class: "source" }, note) : null
     );
   }
 
   // --- Matches ------------------------------------------------------------------------
 
+  /* A card is a link to its match room (/matches/{id}, issue 12's path), where the
+   * players report and the organizer settles. Byes get none (see bracketSection). */
   function matchCard(m, { inline = false } = {}) {
-    const bye = m.status === "completed" && (m.participant_a === null) !== (m.participant_b === null);
-    const card = el("div", {
-      class: ["match", inline ? "inline" : "", bye ? "bye" : ""].filter(Boolean).join(" "),
+    const card = el("a", {
+      class: ["match", inline ? "inline" : ""].filter(Boolean).join(" "),
+      href: `/matches/${m.id}`,
       "data-match-id": m.id,
       "data-status": m.status,
       "data-next": m.next_match || null,
@@ -708,18 +678,18 @@
       // Recreated cards continue the animation where it was instead of restarting it.
       card.style.animationDelay = `-${Date.now() - changed}ms`;
     }
-    card.append(side(m, "a", bye), side(m, "b", bye), el("div", { class: "caption" }, caption(m, bye)));
+    card.append(side(m, "a"), side(m, "b"), el("div", { class: "caption" }, caption(m)));
     return card;
   }
 
-  function side(m, which, bye) {
+  function side(m, which) {
     const id = m[`participant_${which}`];
     const participant = id === null ? null : state.participants.get(id);
     const done = m.status === "completed";
     const result = done && id !== null && m.winner !== null ? (m.winner === id ? "winner" : "loser") : "";
     let score = "";
     if (m.scores) score = m.scores[which === "a" ? 0 : 1];
-    else if (result && !bye) score = result === "winner" ? "W" : "L";
+    else if (result) score = result === "winner" ? "W" : "L";
     return el(
       "div",
       {
@@ -729,15 +699,14 @@
         title: membersOf(participant),
       },
       el("span", { class: "seed" }, participant?.seed ?? ""),
-      el("span", { class: "name" }, id === null ? (bye ? "bye" : "to be decided") : nameOf(id)),
+      el("span", { class: "name" }, id === null ? "to be decided" : nameOf(id)),
       el("span", { class: "score" }, score)
     );
   }
 
-  function caption(m, bye) {
+  function caption(m) {
     switch (m.status) {
       case "completed":
-        if (bye) return "Bye";
         return m.winner === null ? "Draw" : "Finished";
       case "ready":
         return "Ready to play";
@@ -755,6 +724,20 @@
   }
 
   // --- Helpers ------------------------------------------------------------------------
+
+  /* A bye: completed at once with one side only (API.md, Matches). */
+  function isBye(m) {
+    return m.status === "completed" && (m.participant_a === null) !== (m.participant_b === null);
+  }
+
+  function byeText(byes) {
+    const names = byes.map((m) => nameOf(m.participant_a ?? m.participant_b));
+    return `${byes.length === 1 ? "Bye" : "Byes"}: ${names.join(", ")}`;
+  }
+
+  function isGroupFormat(t) {
+    return t.format === "round_robin" || t.format === "swiss";
+  }
 
   function activeParticipants() {
     return [...state.participants.values()]
@@ -821,12 +804,29 @@
 
   // --- Start ----------------------------------------------------------------------------
 
-  indicator.addEventListener("click", reconnectNow);
-  window.addEventListener("online", reconnectNow);
+  // The page's own snapshot and results (consumers/views.py): drawn now, followed from
+  // their version on.
+  const embedded = (id) => JSON.parse(document.getElementById(id).textContent);
+  const results = embedded("results");
+  if (results.standings) {
+    const final = results.placements !== null;
+    state.standings = { version: results.version, rows: results.standings, final };
+  }
+  state.placements = results.placements;
+  applySnapshot(embedded("snapshot"));
+  indicator.hidden = false;
+  const feed = LiveFeed.open({
+    path: `/ws/tournaments/${tournamentId}/`,
+    resume: true,
+    version: state.version,
+    onSnapshot: applySnapshot,
+    onEvent: applyEvent,
+    onStatus,
+  });
+  indicator.addEventListener("click", () => feed.reconnectNow());
   let resizeTimer = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(drawConnectors, 100);
   });
-  connect();
 })();
