@@ -8,6 +8,7 @@ Benchmarks import this module as ``common`` (they run as ``python bench/<name>.p
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -185,6 +186,175 @@ def daphne_start(env: dict[str, str], port: int, log_path: Path) -> subprocess.P
     )
 
 
+SERVERS = ("daphne", "gunicorn", "uvicorn")
+
+
+class AppServers:
+    """The app served by ``kind`` (daphne, gunicorn or uvicorn) in ``processes`` processes,
+    as production runs it; started by ``app_servers_start``.
+
+    * daphne: one process per port (daphne has no workers of its own; a proxy spreads the
+      connections in production, the clients here);
+    * gunicorn: ``project.wsgi`` with the repository's ``gunicorn.conf.py``, one master and
+      ``processes`` workers of ``threads`` threads each, on one port;
+    * uvicorn: ``project.asgi`` with ``--workers processes`` (one process when 1), one port.
+
+    Each started command leads its own process group: ``cpu()`` counts every process in
+    them (gunicorn's and uvicorn's workers too), and ``stop()`` signals the whole groups.
+    """
+
+    def __init__(self, kind: str, processes: int, threads: int) -> None:
+        self.kind = kind
+        self.processes = processes
+        self.threads = threads
+        self.ports: list[int] = []
+        self.started: list[subprocess.Popen] = []
+
+    def cpu(self) -> float:
+        """CPU seconds used so far by every process of the servers' process groups."""
+        return sum(process_group_cpu(process.pid) or 0.0 for process in self.started)
+
+    def cpu_system(self) -> float:
+        """The part of ``cpu()`` spent in the kernel (system calls: sockets, threads)."""
+        return sum(
+            process_group_cpu(process.pid, system_only=True) or 0.0 for process in self.started
+        )
+
+    def pids(self) -> list[int]:
+        """The processes that serve requests (gunicorn's and uvicorn's workers, not their
+        supervisors), for a profiler."""
+        if self.kind == "daphne" or self.processes == 1 and self.kind == "uvicorn":
+            return [process.pid for process in self.started]
+        return [
+            pid
+            for process in self.started
+            for pid in process_group_pids(process.pid)
+            if pid != process.pid
+        ]
+
+    def stop(self) -> None:
+        for process in self.started:
+            process_stop(process)
+
+    def describe(self) -> str:
+        if self.kind == "gunicorn":
+            shape = f"{self.processes} worker(s) x {self.threads} threads"
+        else:
+            shape = f"{self.processes} process(es)"
+        return f"{self.kind}, {shape}, on 127.0.0.1:{','.join(map(str, self.ports))}"
+
+
+def app_servers_start(
+    kind: str, *, processes: int, threads: int, env: dict[str, str], log_path: Path
+) -> AppServers:
+    """Start the app under ``kind`` (see ``AppServers``) on free ports, each process group
+    ready once ``GET /healthz`` answers 200 (for several workers behind one port, once
+    every worker is up: see ``_workers_up``)."""
+    if kind not in SERVERS:
+        raise ValueError(f"unknown server {kind!r}; one of {', '.join(SERVERS)}")
+    servers = AppServers(kind, processes, threads)
+    try:
+        if kind == "daphne":
+            for _ in range(processes):
+                port = free_port()
+                command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+                servers.ports.append(port)
+                servers.started.append(
+                    process_start(
+                        [*command, "project.asgi:application"],
+                        name="daphne",
+                        env=env,
+                        log_path=log_path,
+                        ready=functools.partial(healthz_ok, port),
+                        own_group=True,
+                    )
+                )
+            return servers
+        port = free_port()
+        if kind == "gunicorn":
+            command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
+            command += ["--bind", f"127.0.0.1:{port}", "--workers", str(processes)]
+            command += ["--threads", str(threads), "project.wsgi:application"]
+        else:
+            command = [sys.executable, "-m", "uvicorn", "project.asgi:application"]
+            command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(processes)]
+            command += ["--lifespan", "off", "--no-access-log", "--log-level", "warning"]
+        servers.ports.append(port)
+        servers.started.append(
+            process_start(
+                command,
+                name=kind,
+                env=env,
+                log_path=log_path,
+                ready=lambda: healthz_ok(port),
+                own_group=True,
+            )
+        )
+        deadline = time.monotonic() + 60
+        while not _workers_up(servers, processes):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{kind}: fewer than {processes} workers after 60 s")
+            time.sleep(0.3)
+        return servers
+    except BaseException:
+        servers.stop()
+        raise
+
+
+def _workers_up(servers: AppServers, processes: int) -> bool:
+    """With several workers behind one port, the first /healthz is answered by whichever
+    worker is up first: also wait until every worker exists (the supervisor and
+    ``processes`` workers in the group). Their first requests, which import the rest of the
+    app, are the benchmark's untimed warm-up."""
+    if processes == 1 and servers.kind == "uvicorn":
+        return True
+    return len(process_group_pids(servers.started[-1].pid)) >= processes + 1
+
+
+def process_group_pids(pgid: int) -> list[int]:
+    """The live processes of the process group ``pgid``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+# --- Profiling --------------------------------------------------------------------------------
+
+
+def profiler_start(py_spy: str, pids: list[int], output_stem: Path) -> list[subprocess.Popen]:
+    """One py-spy per process, recording collapsed stacks (``--format raw``) to
+    ``<output_stem>-<pid>.txt`` until ``profiler_stop``; ``BENCH_PY_SPY_OPTIONS`` adds
+    options (e.g. ``--idle --threads`` or ``--gil``)."""
+    profilers = []
+    for pid in pids:
+        profilers.append(
+            subprocess.Popen(
+                [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200"]
+                + ["--nonblocking", "--output", f"{output_stem}-{pid}.txt"]
+                + os.environ.get("BENCH_PY_SPY_OPTIONS", "").split(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    time.sleep(1)  # py-spy attaches before the phase starts
+    return profilers
+
+
+def profiler_stop(profilers: list[subprocess.Popen]) -> None:
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its output and exits
+    for profiler in profilers:
+        profiler.wait(timeout=30)
+
+
 # --- Results ---------------------------------------------------------------------------------
 
 
@@ -216,8 +386,9 @@ def process_cpu(stat_path, tick: int) -> tuple[str, float]:
     return name, (int(fields[11]) + int(fields[12])) / tick
 
 
-def process_group_cpu(pgid: int) -> float | None:
-    """CPU seconds used by every live process of the process group ``pgid``."""
+def process_group_cpu(pgid: int, *, system_only: bool = False) -> float | None:
+    """CPU seconds used by every live process of the process group ``pgid`` (in the kernel
+    only, with ``system_only``)."""
     try:
         tick = os.sysconf("SC_CLK_TCK")
         total = 0
@@ -229,7 +400,8 @@ def process_group_cpu(pgid: int) -> float | None:
             except OSError:
                 continue
             if int(fields[2]) == pgid:  # the process group id
-                total += int(fields[11]) + int(fields[12])  # utime, stime
+                # fields[11] utime, fields[12] stime
+                total += int(fields[12]) if system_only else int(fields[11]) + int(fields[12])
         return total / tick
     except (OSError, ValueError, IndexError):
         return None

@@ -1,4 +1,5 @@
-"""Team-join throughput: the HTTP API against the same transaction in raw SQL, one run.
+"""Team-join throughput: the HTTP API against the same transaction in raw SQL, and
+against the cheapest authenticated request through the same server; result reports too.
 
 What is measured
 ----------------
@@ -7,12 +8,13 @@ charges every member an entry fee (``tournaments.services.tournament_join``). Tw
 the same number of joins from the same number of client threads:
 
 * **http** - ``POST /api/tournaments/{id}/join`` with ``{"team": id}`` and the captain's
-  ``Authorization: Token``, served by ONE daphne process run production-like (``DEBUG=0``,
-  PostgreSQL, Redis; tasks go to the broker, ``CELERY_TASK_ALWAYS_EAGER=0``, so a team
-  join enqueues its notification on Redis as in production; no worker runs them). Each
-  client thread keeps one keep-alive connection (stdlib ``http.client``). Everything the
-  app does per request is in the number: middleware, token auth, reading the tournament
-  and the team, the transaction, rendering, the after-commit publish and enqueue.
+  ``Authorization: Token``, served by the app under ``--server`` in ``--processes``
+  processes, run production-like (``DEBUG=0``, PostgreSQL, Redis; tasks go to the broker,
+  ``CELERY_TASK_ALWAYS_EAGER=0``, so a team join enqueues its notification on Redis as in
+  production; no worker runs them). Each client thread keeps one keep-alive connection
+  (stdlib ``http.client``). Everything the app does per request is in the number:
+  the server, middleware, token auth, reading the tournament and the team, the
+  transaction, rendering, the after-commit publish and enqueue.
 * **raw** - the transaction alone, in SQL, with psycopg 3 (default settings), one
   connection per thread: lock the tournament row, then the roster's wallets and the
   escrow ``FOR UPDATE`` in pk order (the lock order of ``tournaments/locks.py``), check
@@ -28,43 +30,59 @@ left behind in its own tournaments:
 * **one** - every team joins one tournament (1024 places; more teams use more
   tournaments): every join queues on that tournament's row lock.
 
-The table shows joins (successful ones: 201 / committed; "failed" counts the rest, broken
-down below the table), seconds, joins per second, median and 95th-percentile latency, and
-the ratio http / raw per scenario. The issue's goal is http >= 0.5 x raw for 5-member
-teams. The CPU columns (Linux only) say where the cores went during the timed window, in
-CPU milliseconds per join: ``daphne`` (the server process, all threads), ``postgres``
-(all its processes), ``client`` (this process's client threads) and ``machine`` (every
-core's busy time, so also anything else running on the machine: a test suite running
-beside the benchmark shows up there, and slows both paths). Results also go
-to ``bench/results/joins-<timestamp>.json`` (daphne's log beside it). Nothing is asserted:
-this is a hand-run tool.
+Then two phases of result reports (http only), ``--reports`` each, in round robins of
+16 solo players (all their matches ready at the start), spread over the tournaments as
+"across" spreads joins: ``report`` is each match's first report by side a
+(``POST /api/matches/{id}/report``, the match awaits confirmation: one
+``match.updated`` event), ``confirm`` the agreeing report of side b (the match completes:
+its events, the standings, the notification task).
+
+The floor
+---------
+Last, one more http phase (``floor``) sends the same number of the cheapest authenticated
+API request, ``GET /api/me`` with each captain's token (token auth, one indexed SELECT, a
+small JSON body), through the same server from the same threads: what the stack costs per
+request before a write does anything. Its rate against the raw join rate is the ceiling of
+http/raw on this machine; a join's rate against it (``join/floor``), and a report's
+(``report/floor``, ``confirm/floor``), say what the write itself costs (issue 14's goal:
+at least 0.5, i.e. at most twice the floor's server CPU per request).
+
+The table shows joins (successful ones: 201 or 200 / committed; "failed" counts the rest,
+broken down below the table), seconds, joins per second, median and 95th-percentile
+latency. The CPU columns (Linux only) say where the cores went during the timed window, in
+CPU milliseconds per request: ``server`` (every process of the server: daphne's, or
+gunicorn's or uvicorn's master and workers), ``postgres`` (all its processes), ``client``
+(this process's client threads) and ``machine`` (every core's busy time, so also anything
+else running on the machine: a test suite running beside the benchmark shows up there,
+and slows both paths). Results also go to ``bench/results/joins-<timestamp>[-<label>].json``
+(``--label``; the server's log beside it). Nothing is asserted: this is a hand-run tool.
 
 How to run (from the project root, PostgreSQL on 127.0.0.1:5432 with trust auth for
 user postgres, Redis on 127.0.0.1:6379)::
 
-    .venv/bin/python bench/joins.py                      # 400 teams of 5, 8 threads
+    .venv/bin/python bench/joins.py                      # daphne, 400 teams of 5, 8 threads
+    .venv/bin/python bench/joins.py --server gunicorn --processes 2 --server-threads 4
     .venv/bin/python bench/joins.py --teams 800 --threads 16 --keep
+
+``--server``: ``daphne`` (one process per port; with ``--processes`` N the client threads
+take the ports in turn), ``gunicorn`` (``project.wsgi`` with ``gunicorn.conf.py``, N
+workers of ``--server-threads`` threads each, default 8) or ``uvicorn``
+(``project.asgi``, ``--workers`` N). ``--py-spy PATH`` records each timed http phase of
+every serving process with that py-spy binary (collapsed stacks beside the results).
 
 It drops and recreates the database ``atom_bench`` (``--database``), migrates it, creates
 players, wallets, deposits, teams and tournaments through the app's own services (in a
-child process, with a fast password hasher: only the joins are timed), starts daphne on a
-free port (``--port``), runs the phases, stops daphne and drops the database (unless
-``--keep``). It uses Redis database 14 (flushed at the start and at the end: the queued
-notification tasks) and touches nothing else.
+child process, with a fast password hasher: only the requests are timed), starts the
+server on free ports, runs the phases, stops the server and drops the database (unless
+``--keep``). It uses Redis database 14 (flushed at the start, after the setup and at the
+end: the queued notification tasks) and touches nothing else.
 
-The floor
----------
-After the joins, one more http phase (``floor``) sends the same number of the cheapest
-authenticated API request, ``GET /api/me`` with each captain's token (token auth, one
-indexed SELECT, a small JSON body), through the same daphne process from the same
-threads. It is what the stack costs per request before a join does anything: its rate
-against the raw join rate is the ceiling of http/raw on this machine.
-
-Phase order: warm-up (http, then raw; not timed), then per scenario http, then raw, each
-after a CHECKPOINT so that neither pays for the other's dirty pages. Client threads run on
-the same machine as daphne and PostgreSQL and share its cores with them. The benchmark
-runs the app code of the working tree as it is. After the phases it checks that http and
-raw wrote the same rows per scenario and that the ledger balances, and warns if not.
+Phase order: warm-up (http, then raw, then reports; not timed), then per scenario http,
+then raw, then the reports, then the floor, each after a CHECKPOINT so that none pays for
+the previous one's dirty pages. Client threads run on the same machine as the server and
+PostgreSQL and share its cores with them. The benchmark runs the app code of the working
+tree as it is. After the phases it checks that http and raw wrote the same rows per
+scenario and that the ledger balances, and warns if not.
 """
 
 from __future__ import annotations
@@ -73,6 +91,7 @@ import argparse
 import contextlib
 import functools
 import http.client
+import itertools
 import json
 import math
 import os
@@ -95,15 +114,16 @@ from common import (
     PG_SERVER,
     PROJECT_DIR,
     RESULTS_DIR,
+    SERVERS,
     app_env,
-    daphne_start,
+    app_servers_start,
     database_drop,
     database_maintain,
     database_recreate,
-    free_port,
     manage,
     process_cpu,
-    process_stop,
+    profiler_start,
+    profiler_stop,
     redis_flush,
 )
 from psycopg.types.json import Jsonb
@@ -117,6 +137,12 @@ MAX_PARTICIPANTS = 1024  # the API's upper bound
 PASSWORD = "bench-Join-pass-4821"
 SCENARIOS = ("across", "one")
 PATHS = ("http", "raw")
+# Result reports: round robins of this many solo players (120 matches each, all ready at
+# the start); at most REPORTS_PER_TOURNAMENT of them reported, so that no tournament
+# completes (its payouts are another benchmark's business).
+REPORT_PLAYERS = 16
+REPORTS_PER_TOURNAMENT = 100
+REPORT_PHASES = ("report", "confirm")
 
 
 # --- Setup, through the app's services (runs in a child process) ------------------------------
@@ -129,7 +155,18 @@ def setup_plan(args: argparse.Namespace) -> dict:
     for path in PATHS:
         groups[f"across-{path}"] = max(args.tournaments, least)
         groups[f"one-{path}"] = least
-    return {"teams": args.teams, "team_size": args.team_size, "groups": groups}
+    report_groups = {}
+    if args.reports:
+        report_groups = {
+            "warmup-report": 1,
+            "report": max(8, math.ceil(args.reports / REPORTS_PER_TOURNAMENT)),
+        }
+    return {
+        "teams": args.teams,
+        "team_size": args.team_size,
+        "groups": groups,
+        "report_groups": report_groups,
+    }
 
 
 def setup_run(env: dict[str, str], plan: dict) -> dict:
@@ -160,9 +197,11 @@ def setup_child(plan_path: str, out_path: str) -> None:
     from django.db import transaction
     from django.test.utils import override_settings
 
+    from matches.models import Match
+    from matches.services import tournament_start
     from tournaments.models import TeamMember
     from tournaments.serializers import TournamentSerializer
-    from tournaments.services import team_create, tournament_create
+    from tournaments.services import team_create, tournament_create, tournament_join
     from users.services import user_register
     from wallets.services import deposit_create
 
@@ -215,7 +254,52 @@ def setup_child(plan_path: str, out_path: str) -> None:
                     dict(TournamentSerializer(tournament).data, escrow=tournament.escrow_id)
                 )
 
-    Path(out_path).write_text(json.dumps({"teams": teams, "tournaments": tournaments}))
+        # Reports: per group, each tournament's matches as (match, side a's participant,
+        # side a's token, side b's token), interleaved across the tournaments.
+        reports = {}
+        for group, count in plan["report_groups"].items():
+            per_tournament = []
+            for k in range(count):
+                tournament = tournament_create(
+                    organizer=organizer,
+                    name=f"bench {group} {k}",
+                    format="round_robin",
+                    max_participants=REPORT_PLAYERS,
+                )
+                tokens = {}
+                for p in range(REPORT_PLAYERS):
+                    user, token = user_register(
+                        username=f"bench-{group}-{k:03d}-p{p:02d}", password=PASSWORD
+                    )
+                    tokens[user.pk] = token
+                    tournament_join(tournament_id=tournament.pk, user=user)
+                tournament_start(tournament_id=tournament.pk, user=organizer)
+                matches = (
+                    Match.objects.filter(tournament=tournament, status=Match.Status.READY)
+                    .select_related("participant_a", "participant_b")
+                    .order_by("round", "position")
+                )
+                per_tournament.append(
+                    [
+                        (
+                            m.pk,
+                            m.participant_a_id,
+                            tokens[m.participant_a.captain_id],
+                            tokens[m.participant_b.captain_id],
+                        )
+                        for m in matches[:REPORTS_PER_TOURNAMENT]
+                    ]
+                )
+            reports[group] = [
+                match
+                for row in itertools.zip_longest(*per_tournament)
+                for match in row
+                if match is not None
+            ]
+
+    Path(out_path).write_text(
+        json.dumps({"teams": teams, "tournaments": tournaments, "reports": reports})
+    )
     users = plan["teams"] * plan["team_size"]
     print(
         f"  setup: {users} players, {plan['teams']} teams, "
@@ -232,13 +316,14 @@ def _user(pk: int):
 # --- CPU accounting (Linux /proc; skipped elsewhere) ------------------------------------------
 
 
-def cpu_snapshot(daphne_pid: int) -> dict[str, float]:
+def cpu_snapshot(servers) -> dict[str, float]:
     """CPU seconds used so far, by part. On a small machine everything shares the cores, so
     this shows where a join's CPU goes:
 
-    * ``daphne``: the server process, all its threads;
+    * ``server``: every process of the server (``common.AppServers``), all their threads
+      (``server-system``: the part of it in the kernel; in the results, not the table);
     * ``postgres``: every PostgreSQL process alive at both snapshots (the backends of the
-      clients and of daphne's pool are: they are opened before the clock starts);
+      clients and of the server's pools are: they are opened before the clock starts);
     * ``client``: this benchmark process (its client threads);
     * ``machine``: every core's busy time, including anything else running here.
     """
@@ -249,7 +334,8 @@ def cpu_snapshot(daphne_pid: int) -> dict[str, float]:
             jiffies = [int(x) for x in f.readline().split()[1:]]
         # user nice system idle iowait irq softirq steal (guest is inside user already)
         snapshot["machine"] = (sum(jiffies[:8]) - jiffies[3] - jiffies[4]) / tick
-        snapshot["daphne"] = process_cpu(f"/proc/{daphne_pid}/stat", tick)[1]
+        snapshot["server"] = servers.cpu()
+        snapshot["server-system"] = servers.cpu_system()
         for path in Path("/proc").glob("[0-9]*/stat"):
             with contextlib.suppress(OSError, ValueError, IndexError):
                 name, seconds = process_cpu(path, tick)
@@ -396,10 +482,16 @@ def jobs_for(scenario: str, teams: list[dict], tournaments: list[dict]) -> list[
 # --- The HTTP path ---------------------------------------------------------------------------
 
 
-def _keep_alive_phase(port: int, jobs: list, threads: int, do_job, measure):
-    """``do_job(conn, job)`` for every job over keep-alive connections to daphne, one each."""
+def _keep_alive_phase(ports: list[int], jobs: list, threads: int, do_job, measure):
+    """``do_job(conn, job)`` for every job over keep-alive connections to the server, one
+    per client thread; with several ports (daphne processes) the threads take them in
+    turn."""
+    turns = itertools.cycle(ports)
+    turns_lock = threading.Lock()
 
     def open_client():
+        with turns_lock:
+            port = next(turns)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         conn.connect()  # before the clock starts, like the raw path's connections
         return conn
@@ -407,7 +499,7 @@ def _keep_alive_phase(port: int, jobs: list, threads: int, do_job, measure):
     return run_concurrently(jobs, threads, open_client, do_job, lambda conn: conn.close(), measure)
 
 
-def http_phase(port: int, jobs: list[tuple], threads: int, measure=dict):
+def http_phase(ports: list[int], jobs: list[tuple], threads: int, measure=dict):
     def do_job(conn, job):
         tournament, team = job
         conn.request(
@@ -426,10 +518,38 @@ def http_phase(port: int, jobs: list[tuple], threads: int, measure=dict):
             code = ""
         return f"{response.status} {code}".strip()
 
-    return _keep_alive_phase(port, jobs, threads, do_job, measure)
+    return _keep_alive_phase(ports, jobs, threads, do_job, measure)
 
 
-def floor_phase(port: int, teams: list[dict], threads: int, measure=dict):
+def report_phase(ports: list[int], phase: str, reports: list, threads: int, measure=dict):
+    """``POST /api/matches/{id}/report`` naming side a the winner: by side a (``report``:
+    the first report) or by side b (``confirm``: the agreeing one, which completes it)."""
+
+    def do_job(conn, job):
+        match_id, winner, token_a, token_b = job
+        conn.request(
+            "POST",
+            f"/api/matches/{match_id}/report",
+            body=json.dumps({"winner": winner}),
+            headers={
+                "Authorization": f"Token {token_a if phase == 'report' else token_b}",
+                "Content-Type": "application/json",
+            },
+        )
+        response = conn.getresponse()
+        body = response.read()
+        if response.status == 200:
+            return "ok"
+        try:
+            code = json.loads(body).get("code", "")
+        except ValueError:
+            code = ""
+        return f"{response.status} {code}".strip()
+
+    return _keep_alive_phase(ports, reports, threads, do_job, measure)
+
+
+def floor_phase(ports: list[int], teams: list[dict], threads: int, measure=dict):
     """``GET /api/me`` with each captain's token: the cheapest authenticated request."""
 
     def do_job(conn, team):
@@ -438,7 +558,7 @@ def floor_phase(port: int, teams: list[dict], threads: int, measure=dict):
         response.read()
         return "ok" if response.status == 200 else str(response.status)
 
-    return _keep_alive_phase(port, teams, threads, do_job, measure)
+    return _keep_alive_phase(ports, teams, threads, do_job, measure)
 
 
 # --- The raw SQL path ------------------------------------------------------------------------
@@ -652,7 +772,7 @@ def ledger_balanced(database: str) -> bool:
     return total == 0 and drift == 0
 
 
-CPU_COLUMNS = (("daphne", 6), ("postgres", 8), ("client", 6), ("machine", 7))
+CPU_COLUMNS = (("server", 6), ("postgres", 8), ("client", 6), ("machine", 7))
 
 
 def _cpu_cell(result: PhaseResult, part: str, width: int) -> str:
@@ -661,10 +781,14 @@ def _cpu_cell(result: PhaseResult, part: str, width: int) -> str:
 
 
 def report(results: list[PhaseResult], floor: PhaseResult) -> dict[str, float]:
+    """Print the table and the ratios; return the ratios: ``<scenario>`` is http/raw,
+    ``floor-<scenario>`` the floor's rate over raw, ``<phase>/floor`` a write's rate over
+    the floor's through the same server, and ``<phase>/floor-cpu`` the floor's server CPU
+    per request over the write's (the same goal read from the CPU: at least 0.5)."""
     header = (
         f"{'scenario':<8} {'path':<5} {'joins':>6} {'failed':>6} {'seconds':>8} "
         f"{'joins/s':>8} {'p50 ms':>7} {'p95 ms':>7}   cpu ms/join: "
-        f"{'daphne':>6} {'postgres':>8} {'client':>6} {'machine':>7}"
+        f"{'server':>6} {'postgres':>8} {'client':>6} {'machine':>7}"
     )
     print()
     print(header)
@@ -682,11 +806,23 @@ def report(results: list[PhaseResult], floor: PhaseResult) -> dict[str, float]:
     for scenario in SCENARIOS:
         raw = by_key[(scenario, "raw")].rate
         ratios[scenario] = round(by_key[(scenario, "http")].rate / raw, 3) if raw else 0.0
-        print(f"http/raw {scenario:<7} {ratios[scenario]:.2f}   (goal >= 0.50)")
+        print(f"http/raw {scenario:<7} {ratios[scenario]:.2f}")
         if raw:
             ceiling = floor.rate / raw
             ratios[f"floor-{scenario}"] = round(ceiling, 3)
             print(f"floor/raw {scenario:<6} {ceiling:.2f}   (GET /api/me against raw joins)")
+    floor_cpu = floor.cpu_ms_per_join("server")
+    for r in results:
+        if r.path != "http" or not floor.rate:
+            continue
+        name = "join-" + r.scenario if r.scenario in SCENARIOS else r.scenario
+        ratios[f"{name}/floor"] = round(r.rate / floor.rate, 3)
+        cpu = r.cpu_ms_per_join("server")
+        line = f"{name + '/floor':<18} {r.rate / floor.rate:.2f}"
+        if cpu and floor_cpu:
+            ratios[f"{name}/floor-cpu"] = round(floor_cpu / cpu, 3)
+            line += f"   server CPU {cpu:.1f} against {floor_cpu:.1f} ms: {floor_cpu / cpu:.2f}"
+        print(line + "   (goal >= 0.50)")
     for r in [*results, floor]:
         failures = {k: v for k, v in r.outcomes.items() if k != "ok"}
         if failures:
@@ -708,7 +844,18 @@ def parse_args() -> argparse.Namespace:
         default=50,
         help='tournaments of the "across" scenario (default 50)',
     )
-    parser.add_argument("--port", type=int, default=0, help="daphne's port (default: a free one)")
+    parser.add_argument(
+        "--reports", type=int, default=400, help="reports per report phase (default 400; 0: none)"
+    )
+    parser.add_argument("--server", choices=SERVERS, default="daphne", help="default daphne")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="server processes (gunicorn: workers)"
+    )
+    parser.add_argument(
+        "--server-threads", type=int, default=8, help="gunicorn's threads per worker (8)"
+    )
+    parser.add_argument("--py-spy", metavar="PATH", help="profile the http phases with py-spy")
+    parser.add_argument("--label", default="", help="added to the results' file names")
     parser.add_argument("--database", default="atom_bench", help="dropped and recreated!")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
@@ -716,6 +863,8 @@ def parse_args() -> argparse.Namespace:
         parser.error("--team-size must be 2..16 (a team tournament)")
     if args.teams < 1 or args.threads < 1 or args.tournaments < 1:
         parser.error("--teams, --threads and --tournaments must be positive")
+    if args.reports < 0 or args.processes < 1 or args.server_threads < 1:
+        parser.error("--reports must be 0 or more, --processes and --server-threads positive")
     return args
 
 
@@ -724,8 +873,8 @@ def main() -> None:
     env = app_env(args.database, redis_url=REDIS_URL)
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    port = args.port or free_port()
-    daphne = None
+    name = f"joins-{stamp}" + (f"-{args.label}" if args.label else "")
+    servers = None
     try:
         print(f"database {args.database}: recreate and migrate")
         database_recreate(args.database)
@@ -734,16 +883,39 @@ def main() -> None:
         plan = setup_plan(args)
         data = setup_run(env, plan)
         database_maintain(args.database, analyze=True)
-        teams, tournaments = data["teams"], data["tournaments"]
+        redis_flush(REDIS_URL)  # the setup's notification tasks
+        teams, tournaments, reports = data["teams"], data["tournaments"], data["reports"]
 
-        print(f"daphne (1 process) on 127.0.0.1:{port}")
-        daphne = daphne_start(env, port, RESULTS_DIR / f"daphne-{stamp}.log")
+        servers = app_servers_start(
+            args.server,
+            processes=args.processes,
+            threads=args.server_threads,
+            env=env,
+            log_path=RESULTS_DIR / f"{name}-{args.server}.log",
+        )
+        print(servers.describe())
+        ports = servers.ports
+        measure = functools.partial(cpu_snapshot, servers)
 
-        # Warm-up, not timed: daphne's first requests import code and open pool connections;
-        # psycopg prepares a statement after its 5th use on a connection.
-        warm = teams[: min(len(teams), 4 * args.threads)]
-        http_phase(port, jobs_for("one", warm, tournaments["warmup-http"]), args.threads)
+        def profiled(label: str, run):
+            """``run()``, recorded by py-spy (``--py-spy``) in every serving process."""
+            if not args.py_spy:
+                return run()
+            profilers = profiler_start(args.py_spy, servers.pids(), RESULTS_DIR / f"{name}-{label}")
+            try:
+                return run()
+            finally:
+                profiler_stop(profilers)
+
+        # Warm-up, not timed: the server's first requests import code and open pool
+        # connections (in every worker); psycopg prepares a statement after its 5th use on a
+        # connection.
+        warm = teams[: min(len(teams), 4 * args.threads * args.processes)]
+        http_phase(ports, jobs_for("one", warm, tournaments["warmup-http"]), args.threads)
         raw_phase(args.database, jobs_for("one", warm, tournaments["warmup-raw"]), args.threads)
+        if reports:
+            for phase in REPORT_PHASES:
+                report_phase(ports, phase, reports["warmup-report"][: len(warm)], args.threads)
 
         results, checks = [], {}
         for scenario in SCENARIOS:
@@ -755,25 +927,31 @@ def main() -> None:
                     f"{scenario}/{path}: {len(jobs)} joins into {len(group)} tournament(s), "
                     f"{args.threads} threads"
                 )
-                measure = functools.partial(cpu_snapshot, daphne.pid)
                 if path == "http":
-                    seconds, outcomes, latencies, cpu = http_phase(
-                        port, jobs, args.threads, measure
+                    outcome = profiled(
+                        f"{scenario}-http",
+                        lambda jobs=jobs: http_phase(ports, jobs, args.threads, measure),
                     )
                 else:
-                    seconds, outcomes, latencies, cpu = raw_phase(
-                        args.database, jobs, args.threads, measure
-                    )
-                results.append(
-                    PhaseResult(scenario, path, len(jobs), seconds, outcomes, latencies, cpu)
-                )
+                    outcome = raw_phase(args.database, jobs, args.threads, measure)
+                results.append(PhaseResult(scenario, path, len(jobs), *outcome))
                 checks[f"{scenario}-{path}"] = rows_written(args.database, group)
 
+        if reports:
+            timed = reports["report"][: args.reports]
+            for phase in REPORT_PHASES:
+                database_maintain(args.database)
+                print(f"{phase}: {len(timed)} reports, {args.threads} threads")
+                outcome = profiled(
+                    phase,
+                    lambda phase=phase: report_phase(ports, phase, timed, args.threads, measure),
+                )
+                results.append(PhaseResult(phase, "http", len(timed), *outcome))
+
+        database_maintain(args.database)
         print(f"floor: {len(teams)} GET /api/me, {args.threads} threads")
-        floor = PhaseResult(
-            "floor", "http", len(teams),
-            *floor_phase(port, teams, args.threads, functools.partial(cpu_snapshot, daphne.pid)),
-        )  # fmt: skip
+        outcome = profiled("floor", lambda: floor_phase(ports, teams, args.threads, measure))
+        floor = PhaseResult("floor", "http", len(teams), *outcome)
         ratios = report(results, floor)
         for scenario in SCENARIOS:
             if checks[f"{scenario}-http"] != checks[f"{scenario}-raw"]:
@@ -784,19 +962,25 @@ def main() -> None:
         balanced = ledger_balanced(args.database)
         if not balanced:
             print("WARNING: the ledger does not balance")
-        # No worker runs: every team join's notification task is still on the broker.
+        # No worker runs: every team join's and completed match's notification task is
+        # still on the broker.
         queued = tasks_queued(REDIS_URL)
         print(f"notification tasks on the broker: {queued}")
 
-        out = RESULTS_DIR / f"joins-{stamp}.json"
+        out = RESULTS_DIR / f"{name}.json"
+        gunicorn_threads = args.server_threads if args.server == "gunicorn" else None
         out.write_text(
             json.dumps(
                 {
                     "started_at": stamp,
-                    "args": vars(args) | {"port": port},
+                    "command": " ".join(sys.argv),
+                    "args": vars(args),
                     "setup": {
                         "entry_fee": ENTRY_FEE,
-                        "daphne_processes": 1,
+                        "server": args.server,
+                        "server_processes": args.processes,
+                        "server_threads": gunicorn_threads,
+                        "ports": ports,
                         "cpus": os.cpu_count(),
                         "python": platform.python_version(),
                         "psycopg": psycopg.__version__,
@@ -805,7 +989,7 @@ def main() -> None:
                     "tasks_queued": queued,
                     "results": [r.as_dict() for r in results],
                     "floor": floor.as_dict(),
-                    "ratio_http_over_raw": ratios,
+                    "ratios": ratios,
                     "rows_written": checks,
                     "ledger_balanced": balanced,
                 },
@@ -815,8 +999,8 @@ def main() -> None:
         )
         print(f"\nwritten {out.relative_to(PROJECT_DIR)}")
     finally:
-        if daphne is not None:
-            process_stop(daphne)
+        if servers is not None:
+            servers.stop()
         redis_flush(REDIS_URL)
         if args.keep:
             print(f"kept database {args.database}")

@@ -10,12 +10,14 @@ nor a gap, and nothing commits without its event.
 Publishing. Once the transaction has committed (``transaction.on_commit``: never from
 inside it, and nothing for a rolled-back change), the change's events go to the channel
 layer as ONE group message to ``live.tournament.<id>``, each event already encoded as the
-WebSocket frame spectators receive (``event_frame``). The group's members are not
-consumers but one hub per server process (``consumers.hub``), which hands the same
-string to every local spectator: a change costs one JSON encoding in total and one layer
-delivery per process, whatever the number of spectators. The layer delivers at most once;
-the log is what makes that safe: a hub that sees a version gap reads the missing events
-here, and a client resumes with ``since``.
+WebSocket frame spectators receive (``event_frame``). The committing thread hands it to the
+process's publisher (``tournaments.publish``), which sends it from one long-lived event
+loop: the request does not wait for Redis, and no publish opens a connection. The group's
+members are not consumers but one hub per server process (``consumers.hub``), which hands
+the same string to every local spectator: a change costs one JSON encoding in total and
+one layer delivery per process, whatever the number of spectators. The layer delivers at
+most once; the log is what makes that safe: a hub that sees a version gap reads the
+missing events here, and a client resumes with ``since``.
 
 Retention. Events are kept ``LIVE_EVENT_RETENTION_DAYS`` (default 7) days; ``events_prune``
 (``manage.py events_prune``) deletes older ones, always a prefix of a tournament's log, so
@@ -30,13 +32,12 @@ import re
 from datetime import datetime
 from typing import NamedTuple
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.db.models import Max
 
 from project.encoding import json_text
 from tournaments.models import Tournament, TournamentEvent
+from tournaments.publish import publisher
 
 # A version as clients send it (``?since=V`` over REST and WebSocket): ASCII digits only
 # (str.isdigit() also takes "²", which int() refuses), at most 18, so it fits the BIGINT.
@@ -139,9 +140,9 @@ def events_publish_on_commit(*, tournament_id: int, events: list[tuple[int, str,
 
 
 def _events_publish(tournament_id: int, events: list[tuple[int, str, dict]]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
+    """Hand the change's one layer message to this process's publisher
+    (``tournaments.publish``): it returns at once, and the message leaves from the
+    publisher's long-lived loop, after the ones published before it for this tournament."""
     message = {
         "type": LIVE_MESSAGE_TYPE,
         "tournament": tournament_id,
@@ -150,7 +151,7 @@ def _events_publish(tournament_id: int, events: list[tuple[int, str, dict]]) -> 
             for version, name, data in events
         ],
     }
-    async_to_sync(layer.group_send)(tournament_group(tournament_id), message)
+    publisher.publish(tournament_group(tournament_id), message)
 
 
 def events_prune(*, before: datetime) -> int:
