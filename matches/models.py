@@ -38,6 +38,14 @@ class Match(models.Model):
         Participant, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     scores = models.JSONField(null=True, blank=True)
+    # Games in this match (a best-of series), fixed when the match is created; ``games``
+    # lists each game's score ``[a, b]`` when the result gave them.
+    best_of = models.PositiveSmallIntegerField(default=1)
+    games = models.JSONField(null=True, blank=True)
+    # The side that forfeited (the other side won without a result being played), or null.
+    forfeit = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # One side will never be filled: the match completes as soon as the other side is known.
     is_bye = models.BooleanField(default=False)
     next_match = models.ForeignKey(
@@ -99,6 +107,7 @@ class MatchReport(models.Model):
         Participant, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     scores = models.JSONField(null=True, blank=True)
+    games = models.JSONField(null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -24,6 +24,7 @@ def report_render(report) -> dict:
         "participant": report.participant_id,
         "winner": report.winner_id,
         "scores": report.scores,
+        "games": report.games,
         "at": datetime_text(report.at),
     }
 
@@ -41,6 +42,9 @@ def match_render(match, reports) -> dict:
         "status": match.status,
         "winner": match.winner_id,
         "scores": match.scores,
+        "best_of": match.best_of,
+        "games": match.games,
+        "forfeit": match.forfeit_id,
         "reports": [report_render(report) for report in reports],
         "next_match": match.next_match_id,
         "loser_next_match": match.loser_next_match_id,
@@ -70,6 +74,9 @@ class _MatchRow(NamedTuple):
     status: str
     winner_id: int | None
     scores: object  # JSON text to embed (json_fragment)
+    best_of: int
+    games: object  # JSON text to embed (json_fragment)
+    forfeit_id: int | None
     next_match_id: int | None
     loser_next_match_id: int | None
 
@@ -79,6 +86,7 @@ class _ReportRow(NamedTuple):
     participant_id: int
     winner_id: int | None
     scores: object
+    games: object
     at: str  # already datetime_text
 
 
@@ -86,26 +94,39 @@ def bracket_rendered(*, tournament_id: int) -> list[dict]:
     """Every match of the tournament in bracket order (``matches.selectors.bracket_order``)
     with its reports: two queries of plain rows, JSON and datetimes read as their text."""
     reports = defaultdict(list)
-    for match_id, participant_id, winner_id, scores, at in (
+    for match_id, participant_id, winner_id, scores, games, at in (
         MatchReport.objects.filter(match__tournament_id=tournament_id)
         .order_by("pk")
-        .annotate(scores_text=JsonText("scores"), at_text=UtcText("at"))
-        .values_list("match_id", "participant_id", "winner_id", "scores_text", "at_text")
+        .annotate(
+            scores_text=JsonText("scores"), games_text=JsonText("games"), at_text=UtcText("at")
+        )
+        .values_list(
+            "match_id", "participant_id", "winner_id", "scores_text", "games_text", "at_text"
+        )
     ):
         reports[match_id].append(
-            _ReportRow(match_id, participant_id, winner_id, json_fragment(scores), at)
+            _ReportRow(
+                match_id,
+                participant_id,
+                winner_id,
+                json_fragment(scores),
+                json_fragment(games),
+                at,
+            )
         )
+    json_columns = {"scores": "scores_text", "games": "games_text"}
     matches = (
         Match.objects.filter(tournament_id=tournament_id)
         .order_by(*bracket_order())
-        .annotate(scores_text=JsonText("scores"))
-        .values_list(
-            *(column if column != "scores" else "scores_text" for column in _MatchRow._fields)
-        )
+        .annotate(scores_text=JsonText("scores"), games_text=JsonText("games"))
+        .values_list(*(json_columns.get(column, column) for column in _MatchRow._fields))
     )
-    scores = _MatchRow._fields.index("scores")
+    json_at = [_MatchRow._fields.index(column) for column in json_columns]
     rendered = []
     for row in matches:
-        match = _MatchRow(*row[:scores], json_fragment(row[scores]), *row[scores + 1 :])
+        values = list(row)
+        for index in json_at:
+            values[index] = json_fragment(values[index])
+        match = _MatchRow(*values)
         rendered.append(match_render(match, reports[match.id]))
     return rendered

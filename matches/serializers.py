@@ -17,7 +17,7 @@ from project.fields import StrictIntegerField
 class MatchReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = MatchReport
-        fields = ["participant", "winner", "scores", "at"]
+        fields = ["participant", "winner", "scores", "games", "at"]
 
 
 class MatchSerializer(serializers.ModelSerializer):
@@ -36,6 +36,9 @@ class MatchSerializer(serializers.ModelSerializer):
             "status",
             "winner",
             "scores",
+            "best_of",
+            "games",
+            "forfeit",
             "reports",
             "next_match",
             "loser_next_match",

@@ -9,6 +9,10 @@ NAME_MAX_LENGTH = 100
 GAME_MAX_LENGTH = 50
 MAX_TEAM_SIZE = 16
 MIN_PARTICIPANTS, MAX_PARTICIPANTS = 2, 1024
+# Games in a match: a best-of series (issue 13). One game is the default.
+BEST_OF_CHOICES = (1, 3, 5, 7)
+# Check-in opens this many minutes before ``starts_at`` (0: no check-in).
+CHECK_IN_MINUTES_MIN, CHECK_IN_MINUTES_MAX = 5, 1440
 
 
 def prize_split_errors(split: object, *, max_participants: int | None = None) -> list[str]:
@@ -32,6 +36,36 @@ def _prize_split_validate(split: object) -> None:
     # The form field's validator (the admin); the count of places is checked in clean().
     if errors := prize_split_errors(split):
         raise ValidationError(errors)
+
+
+def match_play_errors(
+    *,
+    best_of: int,
+    best_of_final: int | None,
+    starts_at,
+    auto_start: bool,
+    check_in_opens_minutes: int,
+) -> dict[str, list[str]]:
+    """What is wrong with a tournament's match-play settings, by field (empty if nothing):
+    the one statement of these rules, for creation and for edits in registration."""
+    errors: dict[str, list[str]] = {}
+    allowed = ", ".join(str(n) for n in BEST_OF_CHOICES)
+    if best_of not in BEST_OF_CHOICES:
+        errors["best_of"] = [f"A match is best of {allowed}."]
+    if best_of_final is not None and best_of_final not in BEST_OF_CHOICES:
+        errors["best_of_final"] = [f"A final is best of {allowed}, or null for best_of."]
+    if check_in_opens_minutes and not (
+        CHECK_IN_MINUTES_MIN <= check_in_opens_minutes <= CHECK_IN_MINUTES_MAX
+    ):
+        errors["check_in_opens_minutes"] = [
+            f"Check-in opens 0 (no check-in) or {CHECK_IN_MINUTES_MIN} to "
+            f"{CHECK_IN_MINUTES_MAX} minutes before the start."
+        ]
+    elif check_in_opens_minutes and starts_at is None:
+        errors["starts_at"] = ["Check-in needs a start time."]
+    if auto_start and starts_at is None:
+        errors["starts_at"] = ["An automatic start needs a start time."]
+    return errors
 
 
 class Team(models.Model):
@@ -93,6 +127,16 @@ class Tournament(models.Model):
     entry_fee = models.BigIntegerField(default=0)
     prize_split = models.JSONField(default=list, validators=[_prize_split_validate])
     swiss_rounds = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Games in every match, and in the deciding matches of elimination formats (the final;
+    # both grand-final matches): null means ``best_of``. Copied to each match when the
+    # bracket is built (``Match.best_of``), so a match keeps the length it was played at.
+    best_of = models.PositiveSmallIntegerField(default=1)
+    best_of_final = models.PositiveSmallIntegerField(null=True, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    # At ``starts_at`` the beat starts the tournament itself.
+    auto_start = models.BooleanField(default=False)
+    # 0: no check-in; else check-in opens this many minutes before ``starts_at``.
+    check_in_opens_minutes = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.REGISTRATION)
     organizer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="organized_tournaments"
@@ -100,6 +144,9 @@ class Tournament(models.Model):
     # Kept by the same guarded statements that admit and remove participants, so capacity
     # is checked and taken in one step (see services.tournament_join).
     participant_count = models.PositiveIntegerField(default=0)
+    # Entries waiting for a place (Participant.Status.WAITLISTED); kept by the statements
+    # that add, promote and remove them.
+    waitlist_count = models.PositiveIntegerField(default=0)
     # Entry fees collected and not refunded: what the prizes are paid from. Payouts empty
     # the escrow account but leave this figure as the pool that was played for.
     prize_pool = models.BigIntegerField(default=0)
@@ -127,12 +174,32 @@ class Tournament(models.Model):
                 condition=Q(team_size__gte=1, team_size__lte=MAX_TEAM_SIZE),
                 name="tournament_team_size_range",
             ),
+            models.CheckConstraint(
+                condition=Q(best_of__in=BEST_OF_CHOICES)
+                & (Q(best_of_final__isnull=True) | Q(best_of_final__in=BEST_OF_CHOICES)),
+                name="tournament_best_of_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(check_in_opens_minutes=0)
+                | Q(
+                    check_in_opens_minutes__gte=CHECK_IN_MINUTES_MIN,
+                    check_in_opens_minutes__lte=CHECK_IN_MINUTES_MAX,
+                    starts_at__isnull=False,
+                ),
+                name="tournament_check_in_valid",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "-id"], name="tournament_status_newest"),
             # The payouts sweep (every minute) looks only at tournaments still paying out.
             models.Index(
                 fields=["id"], condition=Q(payouts_pending__gt=0), name="tournament_paying_out"
+            ),
+            # The auto-start beat looks only at tournaments waiting to start themselves.
+            models.Index(
+                fields=["starts_at"],
+                condition=Q(auto_start=True, status="registration"),
+                name="tournament_auto_start_due",
             ),
         ]
 
@@ -152,14 +219,22 @@ class Tournament(models.Model):
     def is_team_event(self) -> bool:
         return self.team_size > 1
 
+    @property
+    def has_check_in(self) -> bool:
+        return self.check_in_opens_minutes > 0
+
 
 class Participant(models.Model):
     """A player (solo) or a team's roster (team events) registered in one tournament."""
 
     class Status(models.TextChoices):
         REGISTERED = "registered"
+        # Waiting for a place in a full tournament; charged only when promoted.
+        WAITLISTED = "waitlisted"
         LEFT = "left"
         REFUNDED = "refunded"  # the tournament was cancelled and the fees returned
+        # Removed by the organizer during play: forfeits what is left, no prize, no refund.
+        DISQUALIFIED = "disqualified"
 
     tournament = models.ForeignKey(
         Tournament, on_delete=models.CASCADE, related_name="participants"
@@ -169,7 +244,10 @@ class Participant(models.Model):
     captain = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     name = models.CharField(max_length=150)
     seed = models.PositiveIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REGISTERED)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REGISTERED)
+    checked_in = models.BooleanField(default=False)
+    # Place in the tournament's waitlist while WAITLISTED (1 is next), else null.
+    waitlist_position = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -33,9 +33,15 @@ def tournament_render(tournament) -> dict:
         "entry_fee": tournament.entry_fee,
         "prize_split": tournament.prize_split,
         "swiss_rounds": tournament.swiss_rounds,
+        "best_of": tournament.best_of,
+        "best_of_final": tournament.best_of_final,
+        "starts_at": datetime_text(tournament.starts_at),
+        "auto_start": tournament.auto_start,
+        "check_in_opens_minutes": tournament.check_in_opens_minutes,
         "status": tournament.status,
         "organizer": tournament.organizer_id,
         "participant_count": tournament.participant_count,
+        "waitlist_count": tournament.waitlist_count,
         "prize_pool": tournament.prize_pool,
         "refunds_pending": tournament.refunds_pending,
         "payouts_pending": tournament.payouts_pending,
@@ -56,6 +62,8 @@ def participant_render(participant, members) -> dict:
         "captain": participant.captain_id,
         "members": [{"id": user.id, "username": user.username} for user in members],
         "status": participant.status,
+        "checked_in": participant.checked_in,
+        "waitlist_position": participant.waitlist_position,
     }
 
 
@@ -76,7 +84,16 @@ class UserRef(NamedTuple):
     username: str
 
 
-PARTICIPANT_COLUMNS = ("id", "name", "seed", "team_id", "captain_id", "status")
+PARTICIPANT_COLUMNS = (
+    "id",
+    "name",
+    "seed",
+    "team_id",
+    "captain_id",
+    "status",
+    "checked_in",
+    "waitlist_position",
+)
 
 
 def participants_rendered(*, tournament_id: int) -> list[dict]:

@@ -13,6 +13,8 @@ from rest_framework import serializers
 
 from project.fields import StrictIntegerField
 from tournaments.models import (
+    BEST_OF_CHOICES,
+    CHECK_IN_MINUTES_MAX,
     GAME_MAX_LENGTH,
     MAX_PARTICIPANTS,
     MAX_TEAM_SIZE,
@@ -22,6 +24,7 @@ from tournaments.models import (
     Team,
     Tournament,
     TournamentEvent,
+    match_play_errors,
     prize_split_errors,
 )
 from tournaments.payloads import participant_data, tournament_render
@@ -52,7 +55,10 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Participant
-        fields = ["id", "name", "seed", "team", "captain", "members", "status"]
+        fields = [
+            "id", "name", "seed", "team", "captain", "members", "status", "checked_in",
+            "waitlist_position",
+        ]  # fmt: skip
 
     def get_members(self, participant) -> list[dict]:
         return [_USER_REF.to_representation(m.user) for m in participant.loaded_roster]
@@ -63,9 +69,10 @@ class TournamentSerializer(serializers.ModelSerializer):
         model = Tournament
         fields = [
             "id", "name", "game", "format", "team_size", "max_participants", "entry_fee",
-            "prize_split", "swiss_rounds", "status", "organizer", "participant_count",
-            "prize_pool", "refunds_pending", "payouts_pending", "version", "created_at",
-            "started_at", "completed_at",
+            "prize_split", "swiss_rounds", "best_of", "best_of_final", "starts_at",
+            "auto_start", "check_in_opens_minutes", "status", "organizer",
+            "participant_count", "waitlist_count", "prize_pool", "refunds_pending",
+            "payouts_pending", "version", "created_at", "started_at", "completed_at",
         ]  # fmt: skip
 
 
@@ -132,6 +139,13 @@ class TournamentCreateSerializer(serializers.Serializer):
         default=[100],
     )
     swiss_rounds = StrictIntegerField(min_value=1, max_value=64, required=False)
+    best_of = serializers.ChoiceField(choices=BEST_OF_CHOICES, default=1)
+    best_of_final = serializers.ChoiceField(choices=BEST_OF_CHOICES, allow_null=True, default=None)
+    starts_at = serializers.DateTimeField(allow_null=True, default=None)
+    auto_start = serializers.BooleanField(default=False)
+    check_in_opens_minutes = StrictIntegerField(
+        min_value=0, max_value=CHECK_IN_MINUTES_MAX, default=0
+    )
 
     def validate_prize_split(self, value: list[int]) -> list[int]:
         if errors := prize_split_errors(value):
@@ -147,6 +161,14 @@ class TournamentCreateSerializer(serializers.Serializer):
             attrs["prize_split"], max_participants=attrs["max_participants"]
         ):
             raise serializers.ValidationError({"prize_split": errors})
+        if errors := match_play_errors(
+            best_of=attrs["best_of"],
+            best_of_final=attrs["best_of_final"],
+            starts_at=attrs["starts_at"],
+            auto_start=attrs["auto_start"],
+            check_in_opens_minutes=attrs["check_in_opens_minutes"],
+        ):
+            raise serializers.ValidationError(errors)
         return attrs
 
 

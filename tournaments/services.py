@@ -9,6 +9,7 @@ the tournament row itself is one guarded ``UPDATE`` that also checks the rule it
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -38,6 +39,7 @@ from tournaments.models import (
     TeamInvite,
     TeamMember,
     Tournament,
+    match_play_errors,
     prize_split_errors,
 )
 from tournaments.payloads import participant_data, tournament_data
@@ -73,12 +75,25 @@ def tournament_create(
     entry_fee: int = 0,
     prize_split: list[int] | None = None,
     swiss_rounds: int | None = None,
+    best_of: int = 1,
+    best_of_final: int | None = None,
+    starts_at: datetime | None = None,
+    auto_start: bool = False,
+    check_in_opens_minutes: int = 0,
 ) -> Tournament:
     prize_split = [100] if prize_split is None else prize_split
     # Checked here, not only in the REST input: a split that does not sum to 100 would make
     # the result that completes the tournament fail, so the tournament could never end.
     if errors := prize_split_errors(prize_split):
         raise InvalidInput("The prize split is not valid.", fields={"prize_split": errors})
+    if errors := match_play_errors(
+        best_of=best_of,
+        best_of_final=best_of_final,
+        starts_at=starts_at,
+        auto_start=auto_start,
+        check_in_opens_minutes=check_in_opens_minutes,
+    ):
+        raise InvalidInput("The match play settings are not valid.", fields=errors)
     with transaction.atomic():
         tournament = Tournament(
             organizer=organizer,
@@ -90,6 +105,11 @@ def tournament_create(
             entry_fee=entry_fee,
             prize_split=prize_split,
             swiss_rounds=swiss_rounds,
+            best_of=best_of,
+            best_of_final=best_of_final,
+            starts_at=starts_at,
+            auto_start=auto_start,
+            check_in_opens_minutes=check_in_opens_minutes,
         )
         tournament.escrow = escrow_create(label=f"prize pool of {name}"[:120])
         tournament.save()
