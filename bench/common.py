@@ -174,18 +174,6 @@ def process_stop(process: subprocess.Popen, *, timeout: float = 15) -> None:
     process.log.close()
 
 
-def daphne_start(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
-    """One daphne process serving the project on 127.0.0.1:``port``, once /healthz is 200."""
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-    return process_start(
-        [*command, "project.asgi:application"],
-        name="daphne",
-        env=env,
-        log_path=log_path,
-        ready=lambda: healthz_ok(port),
-    )
-
-
 SERVERS = ("daphne", "gunicorn", "uvicorn")
 
 
@@ -311,19 +299,23 @@ def _workers_up(servers: AppServers, processes: int) -> bool:
     return len(process_group_pids(servers.started[-1].pid)) >= processes + 1
 
 
-def process_group_pids(pgid: int) -> list[int]:
-    """The live processes of the process group ``pgid``."""
-    pids = []
+def _process_group_stats(pgid: int):
+    """``(pid, fields)`` of each live process of the process group ``pgid``, ``fields``
+    being /proc/PID/stat after the command name (``fields[0]`` is the state, field 3)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
-            continue
+            continue  # ended while we looked
         if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(entry.name))
-    return pids
+            yield int(entry.name), fields
+
+
+def process_group_pids(pgid: int) -> list[int]:
+    """The live processes of the process group ``pgid``."""
+    return [pid for pid, _ in _process_group_stats(pgid)]
 
 
 # --- Profiling --------------------------------------------------------------------------------
@@ -391,17 +383,13 @@ def process_group_cpu(pgid: int, *, system_only: bool = False) -> float | None:
     only, with ``system_only``)."""
     try:
         tick = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid:  # the process group id
-                # fields[11] utime, fields[12] stime
-                total += int(fields[12]) if system_only else int(fields[11]) + int(fields[12])
-        return total / tick
+        # fields[11] utime, fields[12] stime
+        return (
+            sum(
+                int(fields[12]) if system_only else int(fields[11]) + int(fields[12])
+                for _, fields in _process_group_stats(pgid)
+            )
+            / tick
+        )
     except (OSError, ValueError, IndexError):
         return None

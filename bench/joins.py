@@ -396,7 +396,8 @@ class PhaseResult:
             "p50_ms": round(self.percentile_ms(50), 2),
             "p95_ms": round(self.percentile_ms(95), 2),
             "cpu_ms_per_join": {
-                part: round(self.cpu_ms_per_join(part), 2) for part in self.cpu_seconds
+                part: None if (ms := self.cpu_ms_per_join(part)) is None else round(ms, 2)
+                for part in self.cpu_seconds
             },
         }
 
@@ -499,24 +500,35 @@ def _keep_alive_phase(ports: list[int], jobs: list, threads: int, do_job, measur
     return run_concurrently(jobs, threads, open_client, do_job, lambda conn: conn.close(), measure)
 
 
+def _post_outcome(conn, path: str, body: dict, token: str, expected: int) -> str:
+    """POST ``body`` to ``path``: "ok" on ``expected``, else the status and error code."""
+    conn.request(
+        "POST",
+        path,
+        body=json.dumps(body),
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    response = conn.getresponse()
+    answer = response.read()
+    if response.status == expected:
+        return "ok"
+    try:
+        code = json.loads(answer).get("code", "")
+    except ValueError:
+        code = ""
+    return f"{response.status} {code}".strip()
+
+
 def http_phase(ports: list[int], jobs: list[tuple], threads: int, measure=dict):
     def do_job(conn, job):
         tournament, team = job
-        conn.request(
-            "POST",
+        return _post_outcome(
+            conn,
             f"/api/tournaments/{tournament['id']}/join",
-            body=json.dumps({"team": team["id"]}),
-            headers={"Authorization": f"Token {team['token']}", "Content-Type": "application/json"},
+            {"team": team["id"]},
+            team["token"],
+            201,
         )
-        response = conn.getresponse()
-        body = response.read()
-        if response.status == 201:
-            return "ok"
-        try:
-            code = json.loads(body).get("code", "")
-        except ValueError:
-            code = ""
-        return f"{response.status} {code}".strip()
 
     return _keep_alive_phase(ports, jobs, threads, do_job, measure)
 
@@ -527,24 +539,10 @@ def report_phase(ports: list[int], phase: str, reports: list, threads: int, meas
 
     def do_job(conn, job):
         match_id, winner, token_a, token_b = job
-        conn.request(
-            "POST",
-            f"/api/matches/{match_id}/report",
-            body=json.dumps({"winner": winner}),
-            headers={
-                "Authorization": f"Token {token_a if phase == 'report' else token_b}",
-                "Content-Type": "application/json",
-            },
+        token = token_a if phase == "report" else token_b
+        return _post_outcome(
+            conn, f"/api/matches/{match_id}/report", {"winner": winner}, token, 200
         )
-        response = conn.getresponse()
-        body = response.read()
-        if response.status == 200:
-            return "ok"
-        try:
-            code = json.loads(body).get("code", "")
-        except ValueError:
-            code = ""
-        return f"{response.status} {code}".strip()
 
     return _keep_alive_phase(ports, reports, threads, do_job, measure)
 
@@ -622,8 +620,9 @@ def raw_join(conn: psycopg.Connection, tournament: dict, team: dict) -> str:
             # 4. The participant and its roster.
             cur.execute(
                 "INSERT INTO tournaments_participant "
-                "(tournament_id, team_id, captain_id, name, seed, status, created_at) "
-                "VALUES (%s, %s, %s, %s, NULL, 'registered', %s) RETURNING id",
+                "(tournament_id, team_id, captain_id, name, seed, status, checked_in, "
+                "created_at) VALUES (%s, %s, %s, %s, NULL, 'registered', false, %s) "
+                "RETURNING id",
                 [tournament["id"], team["id"], team["captain"], team["name"], now],
             )
             participant_id = cur.fetchone()[0]

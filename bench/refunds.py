@@ -113,8 +113,9 @@ WITH u AS (
     RETURNING id, user_id
 ), p AS (
     INSERT INTO tournaments_participant
-        (tournament_id, team_id, captain_id, name, seed, status, created_at)
-    SELECT %(tournament)s::bigint, NULL, id, %(prefix)s::text || id, NULL, 'registered', now()
+        (tournament_id, team_id, captain_id, name, seed, status, checked_in, created_at)
+    SELECT %(tournament)s::bigint, NULL, id, %(prefix)s::text || id, NULL, 'registered', false,
+        now()
     FROM u
     RETURNING id, captain_id
 ), m AS (

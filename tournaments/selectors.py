@@ -47,8 +47,17 @@ def tournament_list(*, status: str | None = None) -> QuerySet[Tournament]:
 
 def tournament_get(*, tournament_id: int) -> Tournament:
     """A tournament with its participants (all but those who left) and their rosters."""
+    return _tournament_with_participants(Tournament.objects.all(), tournament_id)
+
+
+def _tournament_with_participants(
+    tournaments: QuerySet[Tournament], tournament_id: int
+) -> Tournament:
+    """The tournament of ``tournaments`` with ``loaded_participants`` (all but those who
+    left, by seed then registration, each with ``loaded_roster``). Raises
+    TournamentNotFound."""
     tournament = (
-        Tournament.objects.filter(pk=tournament_id)
+        tournaments.filter(pk=tournament_id)
         .prefetch_related(
             Prefetch(
                 "participants",
@@ -133,23 +142,9 @@ def tournament_page_get(*, tournament_id: int) -> Tournament:
     the participants (all but those who left, by seed then registration), their rosters
     with the users (``loaded_participants``, each with ``loaded_roster``).
     """
-    tournament = (
-        Tournament.objects.filter(pk=tournament_id)
-        .select_related("organizer")
-        .prefetch_related(
-            Prefetch(
-                "participants",
-                queryset=Participant.objects.exclude(status=Participant.Status.LEFT)
-                .order_by("seed", "pk")
-                .prefetch_related(_roster_prefetch()),
-                to_attr="loaded_participants",
-            )
-        )
-        .first()
+    return _tournament_with_participants(
+        Tournament.objects.select_related("organizer"), tournament_id
     )
-    if tournament is None:
-        raise TournamentNotFound(f"There is no tournament {tournament_id}.")
-    return tournament
 
 
 def tournament_names(*, tournament_ids: set[int]) -> dict[int, str]:
