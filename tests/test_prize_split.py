@@ -43,6 +43,8 @@ def test_the_admin_refuses_a_split_that_does_not_sum_to_100(client, admin_user, 
     form = {
         "name": "Cup", "game": "", "format": "swiss", "max_participants": 8,
         "prize_split": "[60, 30]", "swiss_rounds": "", "organizer": tournament.organizer_id,
+        "best_of": 1, "best_of_final": "", "starts_at_0": "", "starts_at_1": "",
+        "check_in_opens_minutes": 0,
     }  # fmt: skip
 
     response = client.post(url, form)
@@ -55,3 +57,23 @@ def test_the_admin_refuses_a_split_that_does_not_sum_to_100(client, admin_user, 
     assert client.post(url, form).status_code == 302
     tournament.refresh_from_db()
     assert tournament.prize_split == [70, 30]
+
+
+def test_the_admin_refuses_check_in_without_a_start_time(client, admin_user, make_user):
+    tournament = tournament_create(
+        organizer=make_user(), name="Cup", format="swiss", max_participants=8
+    )
+    client.force_login(admin_user)
+    form = {
+        "name": "Cup", "game": "", "format": "swiss", "max_participants": 8,
+        "prize_split": "[100]", "swiss_rounds": "", "organizer": tournament.organizer_id,
+        "best_of": 1, "best_of_final": "", "starts_at_0": "", "starts_at_1": "",
+        "check_in_opens_minutes": 30,
+    }  # fmt: skip
+
+    response = client.post(f"/admin/tournaments/tournament/{tournament.pk}/change/", form)
+
+    assert response.status_code == 200  # the form again, with its error
+    assert "Check-in needs a start time." in response.content.decode()
+    tournament.refresh_from_db()
+    assert tournament.check_in_opens_minutes == 0

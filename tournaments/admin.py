@@ -65,6 +65,7 @@ class TournamentAdmin(admin.ModelAdmin):
     readonly_fields = (
         "status",
         "participant_count",
+        "waitlist_count",
         "prize_pool",
         "refunds_pending",
         "payouts_pending",
@@ -83,7 +84,9 @@ class ParticipantAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("name", "tournament__name")
     list_select_related = ("tournament",)
-    readonly_fields = ("tournament", "team", "captain", "status")
+    # Status, check-in and waitlist place change only through the services (money moves
+    # with them).
+    readonly_fields = ("tournament", "team", "captain", "status", "checked_in", "waitlist_position")
     inlines = [ParticipantMemberInline]
 
 

@@ -207,13 +207,25 @@ class Tournament(models.Model):
         return self.name
 
     def clean(self) -> None:
-        # The split on its own is the field's validator; here, what needs the other fields.
-        if not self.max_participants:
-            return
-        alone = prize_split_errors(self.prize_split)
-        with_places = prize_split_errors(self.prize_split, max_participants=self.max_participants)
-        if needs_places := [error for error in with_places if error not in alone]:
-            raise ValidationError({"prize_split": needs_places})
+        # What the admin's form checks beyond each field: the match-play settings together
+        # (the database's check constraints would otherwise answer a 500), and the split
+        # against the places (the split on its own is the field's validator).
+        errors = match_play_errors(
+            best_of=self.best_of,
+            best_of_final=self.best_of_final,
+            starts_at=self.starts_at,
+            auto_start=self.auto_start,
+            check_in_opens_minutes=self.check_in_opens_minutes,
+        )
+        if self.max_participants:
+            alone = prize_split_errors(self.prize_split)
+            with_places = prize_split_errors(
+                self.prize_split, max_participants=self.max_participants
+            )
+            if needs_places := [error for error in with_places if error not in alone]:
+                errors["prize_split"] = needs_places
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def is_team_event(self) -> bool:
