@@ -441,13 +441,15 @@ class MatchConsumer(LiveConsumer):
         """The REST view's work (``matches.views``): validate, call the service, render."""
         from matches import services
 
-        data = ResultInput(data={k: v for k, v in frame.items() if k in ("winner", "scores")})
+        fields = ("winner", "scores", "games")
+        data = ResultInput(data={k: v for k, v in frame.items() if k in fields})
         data.is_valid(raise_exception=True)
         match = getattr(services, service)(
             match_id=self.match_id,
             user=self.user,
             winner_id=data.validated_data["winner"],
             scores=data.validated_data.get("scores"),
+            games=data.validated_data.get("games"),
         )
         return match_data(match)
 

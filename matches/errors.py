@@ -31,3 +31,17 @@ class InvalidResult(InvalidInput):
 
 class NotEnoughParticipants(Conflict):
     code = "not_enough_participants"
+
+
+class ParticipantNotFound(NotFound):
+    pass
+
+
+class NotASide(InvalidInput):
+    """The participant named to forfeit does not play in the match."""
+
+    code = "invalid"
+
+
+class AlreadyDisqualified(Conflict):
+    code = "already_disqualified"

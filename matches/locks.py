@@ -13,10 +13,13 @@ A result (report, resolve, reset, the confirmation deadline):
    the result moves on (each step only feeds matches further down); or
    ``later_rounds_lock``: the later swiss rounds a reset is about to delete (downstream
    too);
+   a disqualification starts with ``participant_matches_lock`` (the participant's open
+   matches, in pk order) instead of step 1, then goes on as a result;
 3. the tournament row (``tournaments.locks.tournament_lock``, or the guarded ``UPDATE``
    that appends the action's events);
 4. when the result completes the tournament: ``escrow_lock``, then, for the prizes paid at
-   once, ``prize_accounts_lock`` (the escrow again and the winners' wallets, in pk order).
+   once, ``prize_accounts_lock`` (the escrow again and the winners' wallets, in pk order);
+5. a disqualification writes its participant's row last (a guarded ``UPDATE``).
 
 A payout chunk touches no match row: ``payouts_tournament_lock`` (the tournament row),
 ``prize_accounts_lock`` (the accounts), then ``awards_lock`` (the awards, which hang off
@@ -25,7 +28,7 @@ the participants).
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from matches.errors import MatchNotFound
 from matches.models import Match, MatchReport, PrizeAward
@@ -60,6 +63,22 @@ def matches_lock(ids: list[int]) -> dict[int, Match]:
         .prefetch_related(_reports_prefetch())
     )
     return {m.pk: m for m in matches}
+
+
+def participant_matches_lock(*, tournament_id: int, participant_id: int) -> list[Match]:
+    """The participant's matches not completed, locked in pk order, with their sides and
+    reports: the one it plays now, or one it waits in for an opponent (locked too, so that
+    a result that would make it ready waits for a disqualification, or is seen by it).
+    A disqualification starts here, as a result starts with ``match_lock``."""
+    return list(
+        Match.objects.select_for_update(of=("self",))
+        .select_related("participant_a", "participant_b")
+        .filter(Q(participant_a_id=participant_id) | Q(participant_b_id=participant_id))
+        .filter(tournament_id=tournament_id)
+        .exclude(status=Match.Status.COMPLETED)
+        .order_by("pk")
+        .prefetch_related(_reports_prefetch())
+    )
 
 
 def later_rounds_lock(*, tournament: Tournament, after_round: int) -> list[tuple[int, str, bool]]:

@@ -70,9 +70,13 @@ def placements_for(
     *, tournament: Tournament, matches: Iterable[Match], participants: list[Participant]
 ) -> list[list[int]]:
     """Final placement groups, best first; tied participants share a group
-    (``matches.formats.progress.placements``). ``participants``: the seeded ones."""
+    (``matches.formats.progress.placements``). ``participants``: the seeded ones; the
+    disqualified among them take no place (those below move up)."""
     return progress.placements(
-        format=tournament.format, matches=matches, seeds=_seeds(participants)
+        format=tournament.format,
+        matches=matches,
+        seeds=_seeds(participants),
+        disqualified=[p.pk for p in participants if p.status == Participant.Status.DISQUALIFIED],
     )
 
 

@@ -10,8 +10,20 @@ last match: placements (``matches.placements``, by ``formats.progress.placements
 prizes (``matches.payouts``).
 
 Public API: ``Progression(tournament, loader=...)``, then ``settle_all``, ``settle``,
-``complete``, ``touch``, ``revert`` (from ``BracketProgress``), then ``save`` once;
-``tournament_start`` calls ``notify`` instead, having written its matches itself.
+``complete``, ``touch``, ``revert`` (from ``BracketProgress``) and ``forfeit``, then
+``save`` once; ``tournament_start`` calls ``notify`` instead, having written its matches
+itself.
+
+Forfeits. ``forfeit`` completes a match for the other side, with no scores, and moves it
+on like any result. A match that becomes ready (``settle``) with a disqualified side is
+forfeited at once, in the same action, so a disqualified participant's matches fall one
+after the other as the bracket reaches them; when both sides are disqualified, side b
+forfeits (side a, usually the better seed, moves on, to forfeit its next match in turn).
+Those forfeits chain like byes do. The disqualified are read once per action, after the
+first match that needs them is locked, and again after the tournament's lock (a swiss
+round paired then must see a disqualification committed while this action waited);
+``disqualifying`` adds the participant that the current action disqualifies (its row is
+written last, after the tournament's: ``tournaments.locks``).
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ from django.utils import timezone
 from matches import locks, payouts, tasks
 from matches.errors import DownstreamPlayed, MatchClosed
 from matches.formats import progress
-from matches.formats.plan import MatchKey, PlannedMatch
+from matches.formats.plan import GRAND_FINAL, WINNERS, MatchKey, PlannedMatch
 from matches.models import Match, MatchReport
 from matches.payloads import match_data
 from matches.placements import placements_for
@@ -48,9 +60,11 @@ MATCH_STATE_FIELDS = [
     "status",
     "winner",
     "scores",
+    "games",
     "completed_at",
     "next_match",
     "next_slot",
+    "forfeit",
 ]
 
 
@@ -69,6 +83,63 @@ class Progression(progress.BracketProgress):
         super().__init__(format=tournament.format, swiss_rounds=tournament.swiss_rounds)
         self.tournament = tournament
         self.loader = loader
+        # Matches forfeited by this action, in order: their event precedes their completion.
+        self.forfeited: list[int] = []
+        # The participant this action disqualifies (not yet written), and the events that
+        # go before the matches' (its ``participant.disqualified``).
+        self.disqualifying: set[int] = set()
+        self.leading_events: list[tuple[str, dict]] = []
+        self._disqualified: set[int] | None = None
+
+    # --- Forfeits ----------------------------------------------------------------------------
+
+    def forfeit(self, match: Match, participant_id: int) -> None:
+        """``participant_id`` (a side of ``match``) gives the match up: the other side wins,
+        with no scores, and moves on as after any result."""
+        winner_id = (
+            match.participant_b_id
+            if participant_id == match.participant_a_id
+            else match.participant_a_id
+        )
+        self.complete(match, winner_id, None)
+        match.forfeit_id = participant_id
+        self.forfeited.append(match.pk)
+
+    def settle(self, match: Match) -> None:
+        """As ``BracketProgress.settle``; a match that becomes ready with a disqualified
+        side is forfeited at once by that side (side b if both are)."""
+        super().settle(match)
+        if match.status != Status.READY or match.pk not in self.became_ready:
+            return
+        forfeiting = self._disqualified_side(match)
+        if forfeiting is not None:
+            self.became_ready.remove(match.pk)  # nobody is to play it
+            self.forfeit(match, forfeiting)
+
+    def conclude(self) -> None:
+        """As ``BracketProgress.conclude``; a swiss round paired here that forfeits closed
+        at once (its matches all between disqualified sides, or byes) is closed in turn."""
+        closing = self.round_done
+        super().conclude()
+        while self.round_done not in (None, closing) and not self.finished:
+            closing = self.round_done
+            self._round_close(closing)
+
+    def _disqualified_side(self, match: Match) -> int | None:
+        # Nobody is disqualified before the start (the matches are being made).
+        if self.tournament.status != Tournament.Status.IN_PROGRESS:
+            return None
+        if self._disqualified is None:
+            self._disqualified = set(
+                Participant.objects.filter(
+                    tournament=self.tournament, status=Participant.Status.DISQUALIFIED
+                ).values_list("pk", flat=True)
+            )
+        out = self._disqualified | self.disqualifying
+        for participant_id in (match.participant_b_id, match.participant_a_id):
+            if participant_id in out:
+                return participant_id
+        return None
 
     # --- Where the matches live (formats.progress.BracketProgress) ---------------------------
 
@@ -77,6 +148,26 @@ class Progression(progress.BracketProgress):
 
     def now(self) -> datetime:
         return timezone.now()
+
+    # --- Series: the games of a result (the engine knows only winners and scores) ----------
+
+    def complete(
+        self,
+        match: Match,
+        winner_id: int | None,
+        scores: list[int] | None,
+        games: list[list[int]] | None = None,
+    ) -> None:
+        """``BracketProgress.complete``, keeping the games of a series result (byes and
+        the engine's own completions have none)."""
+        match.games = games
+        match.forfeit_id = None  # a result played (or settled) replaces a forfeit
+        super().complete(match, winner_id, scores)
+
+    def revert(self, match: Match, *, keep_reports: bool) -> None:
+        super().revert(match, keep_reports=keep_reports)
+        match.games = None
+        match.forfeit_id = None
 
     def match_insert(
         self,
@@ -95,6 +186,7 @@ class Progression(progress.BracketProgress):
             participant_a_id=participant_a_id,
             participant_b_id=participant_b_id,
             status=status,
+            best_of=series_length(self.tournament, bracket=bracket, last=True),
         )
         match.loaded_reports = []
         return match
@@ -155,9 +247,13 @@ class Progression(progress.BracketProgress):
 
         # A match made from a result that was undone (the second grand final, a swiss round
         # paired on it) goes away with it; watchers learn that from its own event.
-        events = [("match.removed", {"match_id": pk}) for pk in sorted(self.deleted)] + [
-            (name, {"match": match_data(self.changed[pk])}) for pk, name in self.events.items()
-        ]
+        events = [*self.leading_events]
+        events += [("match.removed", {"match_id": pk}) for pk in sorted(self.deleted)]
+        for pk, name in self.events.items():
+            data = {"match": match_data(self.changed[pk])}
+            if pk in self.forfeited and name == "match.completed":
+                events.append(("match.forfeited", data))
+            events.append((name, data))
         self.notify()
         if not self.finished:
             if not tournament_row_update(
@@ -212,6 +308,7 @@ class Progression(progress.BracketProgress):
         status = tournament_lock(self.tournament.pk).status
         if status != Tournament.Status.IN_PROGRESS:
             raise MatchClosed(f"The tournament is {status}.")
+        self._disqualified = None  # read again: one may have committed while this waited
 
     def _tournament_finish(self) -> tuple[list[list[int]], dict[int, int], int]:
         """Placements from the final bracket, and the prizes decided for them (paid here,
@@ -220,6 +317,9 @@ class Progression(progress.BracketProgress):
         tournament = self.tournament
         stored = Match.objects.filter(tournament=tournament).exclude(pk__in=self.changed)
         participants = list(Participant.objects.filter(tournament=tournament, seed__isnull=False))
+        for participant in participants:
+            if participant.pk in self.disqualifying:
+                participant.status = Participant.Status.DISQUALIFIED
         placements = placements_for(
             tournament=tournament,
             matches=[*stored, *self.changed.values()],
@@ -244,6 +344,7 @@ def matches_insert(
             is_bye=pm.bye,
             participant_a_id=by_seed.get(pm.seed_a),
             participant_b_id=by_seed.get(pm.seed_b),
+            best_of=series_length(tournament, bracket=pm.bracket, last=pm.winner_to is None),
         )
         for pm in planned
     }
@@ -257,3 +358,17 @@ def matches_insert(
             match.loser_next_match = by_key[pm.loser_to.key]
             match.loser_next_slot = pm.loser_to.side
     return {match.pk: match for match in by_key.values()}
+
+
+def series_length(tournament: Tournament, *, bracket: str, last: bool) -> int:
+    """Games in a match of ``tournament``, fixed when the match is made: ``best_of_final``
+    (when set) in the deciding matches of the elimination formats, ``best_of`` elsewhere.
+    The deciding matches are both grand finals of double elimination (the second one is
+    made on a bracket reset) and the single elimination final, the winners-bracket match
+    that feeds nothing (``last``). Round robin and swiss play ``best_of`` everywhere."""
+    deciding = bracket == GRAND_FINAL or (
+        tournament.format == Tournament.Format.SINGLE_ELIMINATION and bracket == WINNERS and last
+    )
+    if deciding and tournament.best_of_final is not None:
+        return tournament.best_of_final
+    return tournament.best_of

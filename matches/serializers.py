@@ -52,17 +52,46 @@ class MatchSerializer(serializers.ModelSerializer):
 _MATCH_REPORT = MatchReportSerializer()
 
 
+SCORE_MAX = 1_000_000
+# The longest series (tournaments.models.BEST_OF_CHOICES) has 7 games.
+GAMES_MAX = 7
+
+
+class GamesField(serializers.ListField):
+    """``[[a, b], ...]``: one score pair per game. A malformed entry is one message under
+    ``games`` (the error shape's list of messages), not DRF's errors keyed by index."""
+
+    def __init__(self, **kwargs):
+        pair = serializers.ListField(
+            child=StrictIntegerField(min_value=0, max_value=SCORE_MAX), min_length=2, max_length=2
+        )
+        super().__init__(child=pair, max_length=GAMES_MAX, **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, list):
+                raise  # the list itself (not a list, too long): already flat messages
+            raise serializers.ValidationError(
+                [f"Each game is [side a, side b], whole numbers from 0 to {SCORE_MAX}."]
+            ) from error
+
+
 class ResultInput(serializers.Serializer):
-    """``{winner, scores?}``: winner is a participant id, or null for a draw."""
+    """``{winner, scores?, games?}``: winner is a participant id, or null for a draw. In a
+    best-of series (the match's ``best_of`` > 1) ``scores`` is the series score and is
+    required, and ``games`` may list each game's score (``matches.services``)."""
 
     winner = StrictIntegerField(min_value=1, allow_null=True)
     scores = serializers.ListField(
-        child=StrictIntegerField(min_value=0, max_value=1_000_000),
+        child=StrictIntegerField(min_value=0, max_value=SCORE_MAX),
         min_length=2,
         max_length=2,
         required=False,
         allow_null=True,
     )
+    games = GamesField(required=False, allow_null=True)
 
 
 class StartInput(serializers.Serializer):
@@ -77,3 +106,10 @@ class StandingSerializer(serializers.Serializer):
     draws = serializers.IntegerField()
     points = serializers.IntegerField()
     tiebreaks = serializers.DictField()
+
+
+class ForfeitInput(serializers.Serializer):
+    """``{}`` (a player forfeits their own side) or ``{participant}`` (the organizer
+    forfeits that side)."""
+
+    participant = StrictIntegerField(min_value=1, required=False, allow_null=True)

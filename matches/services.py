@@ -22,23 +22,32 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from matches.errors import (
+    AlreadyDisqualified,
     AlreadyReported,
     InvalidResult,
     MatchClosed,
     MatchNotReady,
     NotAPlayer,
+    NotASide,
     NotEnoughParticipants,
+    ParticipantNotFound,
 )
 from matches.formats import progress, swiss
-from matches.locks import match_lock, matches_lock
+from matches.locks import match_lock, matches_lock, participant_matches_lock
 from matches.models import Match, MatchReport
 from matches.payloads import matches_data
 from matches.progression import MATCH_STATE_FIELDS, Progression, matches_insert
-from tournaments.errors import InvalidTransition, NotOrganizer
+from tournaments.errors import (
+    InvalidTransition,
+    NotOrganizer,
+    NotRegistered,
+    TournamentNotFound,
+)
 from tournaments.events import events_append, tournament_row_update
 from tournaments.locks import tournament_lock
 from tournaments.models import Participant, ParticipantMember, Tournament
 from tournaments.payloads import participant_data, tournament_data
+from tournaments.services import registrations_close
 from users.models import User
 
 Format = Tournament.Format
@@ -49,14 +58,21 @@ Status = Match.Status
 
 
 def tournament_start(
-    *, tournament_id: int, user: User, seeding: str = "registration"
+    *, tournament_id: int, user: User | None, seeding: str = "registration"
 ) -> Tournament:
-    """Close registration, seed the participants and create every match in one go."""
+    """Close registration, seed the participants and create every match in one go.
+
+    ``user`` None is the service itself (``auto_start``). Registration closes first
+    (``registrations_close``: check-in removals with their refunds, promotions from the
+    waitlist, the waitlist's removal); a start that then refuses rolls all of it back.
+    """
     with transaction.atomic():
         tournament = tournament_lock(tournament_id)  # first: it touches no match row yet
-        _organizer_check(tournament, user)
+        if user is not None:
+            _organizer_check(tournament, user)
         if tournament.status != Tournament.Status.REGISTRATION:
             raise InvalidTransition(f"The tournament is {tournament.status}; it cannot start.")
+        registrations_close(tournament)
         participants = list(
             Participant.objects.filter(tournament=tournament, status=Participant.Status.REGISTERED)
             .order_by("pk")
@@ -115,9 +131,18 @@ def tournament_start(
 
 
 def match_report(
-    *, match_id: int, user: User, winner_id: int | None, scores: list[int] | None = None
+    *,
+    match_id: int,
+    user: User,
+    winner_id: int | None,
+    scores: list[int] | None = None,
+    games: list[list[int]] | None = None,
 ) -> Match:
-    """A side reports the result; the second agreeing report completes the match."""
+    """A side reports the result; the second agreeing report completes the match.
+
+    In a best-of series (``match.best_of`` > 1) reports agree when they name the same
+    winner and the same series score; the games they list do not decide agreement, and the
+    match keeps them when they do not contradict each other (``_agreed_games``)."""
     with transaction.atomic():
         match = match_lock(match_id)
         tournament = match.tournament
@@ -130,7 +155,7 @@ def match_report(
             raise MatchClosed(f"This match is {match.status}; only the organizer can change it.")
         if any(r.participant_id == participant_id for r in match.loaded_reports):
             raise AlreadyReported("Your side has already reported this match.")
-        _result_check(match, tournament, winner_id, scores)
+        _result_check(match, tournament, winner_id, scores, games)
 
         report = MatchReport.objects.create(
             match=match,
@@ -138,6 +163,7 @@ def match_report(
             reported_by=user,
             winner_id=winner_id,
             scores=scores,
+            games=games,
         )
         other = next((r for r in match.loaded_reports if r.participant_id != participant_id), None)
         match.loaded_reports.append(report)
@@ -149,7 +175,9 @@ def match_report(
         elif other.winner_id == winner_id and (
             not scores or not other.scores or scores == other.scores
         ):
-            progression.complete(match, winner_id, scores or other.scores)
+            progression.complete(
+                match, winner_id, scores or other.scores, _agreed_games(games, other.games)
+            )
         else:
             match.status = Status.DISPUTED
             progression.touch(match, "match.disputed")
@@ -158,9 +186,15 @@ def match_report(
 
 
 def match_resolve(
-    *, match_id: int, user: User, winner_id: int | None, scores: list[int] | None = None
+    *,
+    match_id: int,
+    user: User,
+    winner_id: int | None,
+    scores: list[int] | None = None,
+    games: list[list[int]] | None = None,
 ) -> Match:
-    """The organizer settles a dispute, or overrides any result not yet built upon."""
+    """The organizer settles a dispute, or overrides any result not yet built upon (a
+    series result by the same rules as a report)."""
     with transaction.atomic():
         match = match_lock(match_id)
         tournament = match.tournament
@@ -171,11 +205,11 @@ def match_resolve(
             raise MatchNotReady("This match is still waiting for a participant.")
         if match.is_bye:
             raise MatchClosed("A bye has no result to settle.")
-        _result_check(match, tournament, winner_id, scores)
+        _result_check(match, tournament, winner_id, scores, games)
         progression = Progression(tournament, loader=matches_lock)
         if match.status == Status.COMPLETED:
             progression.revert(match, keep_reports=True)
-        progression.complete(match, winner_id, scores)
+        progression.complete(match, winner_id, scores, games)
         progression.save()
     return match
 
@@ -214,7 +248,7 @@ def match_confirm_overdue(*, match_id: int, reported_before: datetime) -> Match 
             return None
         report = match.loaded_reports[0]
         progression = Progression(tournament, loader=matches_lock)
-        progression.complete(match, report.winner_id, report.scores)
+        progression.complete(match, report.winner_id, report.scores, report.games)
         progression.save()
     return match
 
@@ -238,8 +272,20 @@ def _reporting_side(match: Match, user: User) -> int:
 
 
 def _result_check(
-    match: Match, tournament: Tournament, winner_id: int | None, scores: list[int] | None
+    match: Match,
+    tournament: Tournament,
+    winner_id: int | None,
+    scores: list[int] | None,
+    games: list[list[int]] | None = None,
 ) -> None:
+    if match.best_of > 1:
+        _series_check(match, winner_id, scores, games)
+        return
+    if games is not None:
+        raise InvalidResult(
+            "Only a best-of series lists its games; this match is one game.",
+            fields={"games": ["Leave out (or null) in a match of one game."]},
+        )
     if winner_id is None:
         if match.bracket != Match.Bracket.GROUP:
             raise InvalidResult(
@@ -274,6 +320,79 @@ def _result_check(
             )
 
 
+def _series_check(
+    match: Match, winner_id: int | None, scores: list[int] | None, games: list[list[int]] | None
+) -> None:
+    """A best-of-N result: a winner (no draws), the finished series score, and the games
+    (optional) that add up to it and stop when the series was decided."""
+    needed = (match.best_of + 1) // 2
+    if winner_id is None:
+        raise InvalidResult(
+            f"A best-of-{match.best_of} series cannot be drawn: name the winner.",
+            fields={"winner": ["Required in a best-of series."]},
+        )
+    if match.side_of(winner_id) is None:
+        raise InvalidResult(
+            f"Participant {winner_id} does not play in this match.",
+            fields={"winner": [f"One of {match.participant_a_id} or {match.participant_b_id}."]},
+        )
+    if not _is_pair(scores):
+        raise InvalidResult(
+            f"A best-of-{match.best_of} result needs the series score [side a, side b].",
+            fields={"scores": [f"Required: games won by each side, the winner {needed}."]},
+        )
+    winner_side = match.side_of(winner_id)
+    won, lost = scores if winner_side == "a" else scores[::-1]
+    if won != needed or lost >= needed:
+        raise InvalidResult(
+            f"{scores[0]}-{scores[1]} is not a finished best-of-{match.best_of} series won by "
+            f"participant {winner_id}.",
+            fields={"scores": [f"Participant {winner_id} has {needed}, the other side fewer."]},
+        )
+    if games is None:
+        return
+    if not isinstance(games, list) or not all(_is_pair(game) for game in games):
+        raise InvalidResult(
+            "Games are a list of [side a, side b] scores.",
+            fields={"games": ["Each game is [side a, side b], whole numbers of at least 0."]},
+        )
+    if any(a == b for a, b in games):
+        raise InvalidResult(
+            "A game of a series cannot be drawn.",
+            fields={"games": ["Each game has a winner: no level scores."]},
+        )
+    won_by_a = sum(1 for a, b in games if a > b)
+    if [won_by_a, len(games) - won_by_a] != list(scores):
+        raise InvalidResult(
+            f"The games add up to {won_by_a}-{len(games) - won_by_a}, not {scores[0]}-{scores[1]}.",
+            fields={"games": ["The games won by each side must equal the series score."]},
+        )
+    last_a, last_b = games[-1]
+    if (last_a > last_b) != (winner_side == "a"):
+        raise InvalidResult(
+            "A game is listed after the series was decided.",
+            fields={"games": ["The series ends with the game that decided it."]},
+        )
+
+
+def _is_pair(value: object) -> bool:
+    """``[a, b]``: two whole numbers of at least 0 (booleans are not numbers here)."""
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
+    )
+
+
+def _agreed_games(games: list[list[int]] | None, other: list[list[int]] | None) -> list | None:
+    """The games the match keeps from two agreeing reports: those of the side that listed
+    them, or the common list; none when both listed different games (nobody confirmed
+    either; both stay on the reports)."""
+    if games is None or other is None or games == other:
+        return games if games is not None else other
+    return None
+
+
 def _organizer_check(tournament: Tournament, user: User) -> None:
     if tournament.organizer_id != user.pk and not user.is_staff:
         raise NotOrganizer("Only the tournament's organizer can do this.")
@@ -282,3 +401,104 @@ def _organizer_check(tournament: Tournament, user: User) -> None:
 def _ordered(matches: Iterable[Match]) -> list[Match]:
     order = {b: i for i, b in enumerate(Match.Bracket.values)}
     return sorted(matches, key=lambda m: (order[m.bracket], m.round, m.position))
+
+
+# --- Forfeits and disqualification ----------------------------------------------------------
+
+
+def match_forfeit(*, match_id: int, user: User, participant_id: int | None = None) -> Match:
+    """A side gives the match up: the other side wins, with no scores, and moves on like
+    after any result (``reset`` undoes it like one).
+
+    Without ``participant_id`` the user forfeits their own side (the captain, for teams);
+    with it, the organizer forfeits that side. A match awaiting confirmation or disputed
+    can be forfeited too: a side may give up whatever was reported, and the organizer may
+    settle a dispute this way; the reports stay on the match, as reported.
+    """
+    with transaction.atomic():
+        match = match_lock(match_id)
+        tournament = match.tournament
+        if participant_id is None:
+            forfeiting = _reporting_side(match, user)
+        else:
+            _organizer_check(tournament, user)
+        if tournament.status != Tournament.Status.IN_PROGRESS:
+            raise MatchClosed(f"The tournament is {tournament.status}.")
+        if match.status == Status.PENDING:
+            raise MatchNotReady("This match is still waiting for a participant.")
+        if match.status == Status.COMPLETED:
+            raise MatchClosed("This match is completed; only the organizer can reset it.")
+        if participant_id is not None:
+            if match.side_of(participant_id) is None:
+                raise NotASide(
+                    f"Participant {participant_id} does not play in this match.",
+                    fields={
+                        "participant": [
+                            f"One of {match.participant_a_id} or {match.participant_b_id}."
+                        ]
+                    },
+                )
+            forfeiting = participant_id
+        progression = Progression(tournament, loader=matches_lock)
+        progression.forfeit(match, forfeiting)
+        progression.save()
+    return match
+
+
+def participant_disqualify(*, tournament_id: int, participant_id: int, user: User) -> Participant:
+    """The organizer removes a participant from a tournament in progress.
+
+    Its current match (ready, awaiting confirmation or disputed) is forfeited at once, and
+    every later one as it becomes ready (``matches.progression``); it keeps its fee (no
+    refund) and takes no place and no prize. The participant's open matches are locked
+    first, then those its forfeits feed, then the tournament row, and the participant's row
+    last (``matches.locks``): a result that would bring it a new opponent either committed
+    before (and its match is forfeited here) or waits, and then sees it disqualified.
+    """
+    with transaction.atomic():
+        tournament = Tournament.objects.filter(pk=tournament_id).first()
+        if tournament is None:
+            raise TournamentNotFound(f"There is no tournament {tournament_id}.")
+        _organizer_check(tournament, user)
+        if tournament.status != Tournament.Status.IN_PROGRESS:
+            raise InvalidTransition(
+                f"The tournament is {tournament.status}; only a tournament in progress "
+                "disqualifies."
+            )
+        participant = (
+            Participant.objects.filter(pk=participant_id, tournament=tournament)
+            .prefetch_related(_roster_prefetch())
+            .first()
+        )
+        if participant is None:
+            raise ParticipantNotFound(
+                f"There is no participant {participant_id} in tournament {tournament_id}."
+            )
+        _disqualifiable_check(participant)
+
+        open_matches = participant_matches_lock(
+            tournament_id=tournament.pk, participant_id=participant.pk
+        )
+        participant.status = Participant.Status.DISQUALIFIED
+        progression = Progression(tournament, loader=matches_lock)
+        progression.disqualifying.add(participant.pk)
+        progression.leading_events.append(
+            ("participant.disqualified", {"participant": participant_data(participant)})
+        )
+        for match in open_matches:
+            if match.status in (Status.READY, Status.AWAITING_CONFIRMATION, Status.DISPUTED):
+                progression.forfeit(match, participant.pk)
+        progression.save()
+        # Guarded: of two concurrent disqualifications, the second finds the row changed.
+        if not Participant.objects.filter(
+            pk=participant.pk, status=Participant.Status.REGISTERED
+        ).update(status=Participant.Status.DISQUALIFIED):
+            raise AlreadyDisqualified(f"{participant.name} is already disqualified.")
+    return participant
+
+
+def _disqualifiable_check(participant: Participant) -> None:
+    if participant.status == Participant.Status.DISQUALIFIED:
+        raise AlreadyDisqualified(f"{participant.name} is already disqualified.")
+    if participant.status != Participant.Status.REGISTERED or participant.seed is None:
+        raise NotRegistered(f"{participant.name} is not playing in this tournament.")

@@ -56,3 +56,12 @@ def tournament_payouts_sweep() -> None:
     from matches.payouts import tournament_payouts_resume
 
     tournament_payouts_resume(stalled_for_seconds=settings.PAYOUTS_STALLED_AFTER)
+
+
+@shared_task(acks_late=True, autoretry_for=DATABASE_ERRORS, retry_backoff=True, max_retries=5)
+def tournaments_auto_start() -> list[int]:
+    """Beat task: start every ``auto_start`` tournament whose ``starts_at`` has passed
+    (``matches.auto_start``; each its own transaction, each started once)."""
+    from matches.auto_start import tournaments_auto_start as auto_start
+
+    return auto_start()

@@ -14,14 +14,22 @@ from rest_framework.views import APIView
 from matches import selectors, services
 from matches.payloads import match_data
 from matches.serializers import (
+    ForfeitInput,
     MatchSerializer,
     ResultInput,
     StandingSerializer,
     StartInput,
 )
 from matches.snapshots import snapshots
+from tournaments import services as tournament_services
+from tournaments.payloads import participant_data
 from tournaments.selectors import tournament_get, tournament_version
-from tournaments.serializers import TournamentDetailSerializer, tournament_detail_data
+from tournaments.serializers import (
+    ParticipantSerializer,
+    TournamentDetailSerializer,
+    TournamentUpdateSerializer,
+    tournament_detail_data,
+)
 
 NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag sent is the current one.")
 IF_NONE_MATCH = OpenApiParameter(
@@ -67,6 +75,29 @@ class TournamentDetailView(APIView):
     )
     def get(self, request, tournament_id: int):
         return snapshot_response(request, tournament_id, "detail")
+
+    @extend_schema(
+        request=TournamentUpdateSerializer,
+        responses={
+            200: TournamentDetailSerializer,
+            400: OpenApiResponse(
+                description="`invalid`: `fields` names each field refused (a value, a "
+                "field that cannot be edited, check-in or auto start without `starts_at`)."
+            ),
+            403: OpenApiResponse(description="`not_organizer`."),
+            404: OpenApiResponse(description="`not_found`: no such tournament."),
+            409: OpenApiResponse(description="`invalid_status`: no longer in registration."),
+        },
+        tags=["tournaments"],
+    )
+    def patch(self, request, tournament_id: int):
+        """Edit the tournament while in registration (organizer): name, game, best_of,
+        best_of_final, starts_at, auto_start, check_in_opens_minutes, swiss_rounds."""
+        data = _valid(TournamentUpdateSerializer, request)
+        tournament_services.tournament_update(
+            tournament_id=tournament_id, user=request.user, **data
+        )
+        return Response(tournament_detail_data(tournament_get(tournament_id=tournament_id)))
 
 
 class TournamentStartView(APIView):
@@ -121,6 +152,7 @@ class MatchReportView(APIView):
             user=request.user,
             winner_id=data["winner"],
             scores=data.get("scores"),
+            games=data.get("games"),
         )
         return Response(match_data(match))
 
@@ -136,6 +168,7 @@ class MatchResolveView(APIView):
             user=request.user,
             winner_id=data["winner"],
             scores=data.get("scores"),
+            games=data.get("games"),
         )
         return Response(match_data(match))
 
@@ -147,3 +180,65 @@ class MatchResetView(APIView):
     def post(self, request, match_id: int):
         match = services.match_reset(match_id=match_id, user=request.user)
         return Response(match_data(match))
+
+
+class MatchForfeitView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=ForfeitInput,
+        responses={
+            200: MatchSerializer,
+            400: OpenApiResponse(
+                description="`invalid`: `fields.participant` when the side named does not "
+                "play in the match."
+            ),
+            403: OpenApiResponse(
+                description="`not_a_player` (no `participant`: not a side's player or "
+                "captain); `not_organizer` (with `participant`)."
+            ),
+            404: OpenApiResponse(description="`not_found`: no such match."),
+            409: OpenApiResponse(
+                description="`match_closed`: the match is completed, or the tournament is "
+                "not in progress; `match_not_ready`: a side is still unknown."
+            ),
+        },
+        tags=["matches"],
+    )
+    def post(self, request, match_id: int):
+        """Forfeit a side: a player their own (`{}`), the organizer any (`{participant}`).
+        The other side wins, `scores` null, `forfeit` the side that gave up; events
+        `match.forfeited` then `match.completed`. Also from `awaiting_confirmation` and
+        `disputed` (the reports stay)."""
+        data = _valid(ForfeitInput, request)
+        match = services.match_forfeit(
+            match_id=match_id, user=request.user, participant_id=data.get("participant")
+        )
+        return Response(match_data(match))
+
+
+class ParticipantDisqualifyView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ParticipantSerializer,
+            403: OpenApiResponse(description="`not_organizer`."),
+            404: OpenApiResponse(description="`not_found`: no such tournament or participant."),
+            409: OpenApiResponse(
+                description="`invalid_status`: the tournament is not in progress; "
+                "`already_disqualified`; `not_registered`: the participant does not play "
+                "(left, waitlisted)."
+            ),
+        },
+        tags=["tournaments"],
+    )
+    def post(self, request, tournament_id: int, participant_id: int):
+        """Disqualify a participant (organizer): its current match is forfeited at once,
+        each later one as it becomes ready; no prize, no refund; final placements skip it.
+        Event `participant.disqualified`."""
+        participant = services.participant_disqualify(
+            tournament_id=tournament_id, participant_id=participant_id, user=request.user
+        )
+        return Response(participant_data(participant))

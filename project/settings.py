@@ -210,6 +210,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Periodic work (``celery -A project beat``). Each run re-enqueues what is unfinished, so a
 # lost message delays the work by one period at most; ``expires`` drops runs that a stopped
 # worker did not take in time instead of piling them up.
+# Seconds between two runs of the auto-start beat entry: a tournament starts at most this
+# long after its ``starts_at``. A setting so that a test's real beat need not wait a minute.
+AUTO_START_EVERY = env_int("AUTO_START_EVERY", 60, minimum=1)
+
 CELERY_BEAT_SCHEDULE = {
     "tournament-refunds-sweep": {
         "task": "tournaments.tasks.tournament_refunds_sweep",
@@ -225,6 +229,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "matches.tasks.tournament_payouts_sweep",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Starts the ``auto_start`` tournaments whose ``starts_at`` has passed (matches.auto_start).
+    "tournaments-auto-start": {
+        "task": "matches.tasks.tournaments_auto_start",
+        "schedule": float(AUTO_START_EVERY),
+        "options": {"expires": max(AUTO_START_EVERY - 5, 1)},
     },
     "tournament-events-prune": {
         "task": "tournaments.tasks.tournament_events_prune",
@@ -311,6 +321,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TournamentStatusEnum": "tournaments.models.Tournament.Status",
         "ParticipantStatusEnum": "tournaments.models.Participant.Status",
+        # One name for the games of a series, whichever field offers them (best_of,
+        # best_of_final, on creation and on edit).
+        "BestOfEnum": "tournaments.serializers.BEST_OF_SCHEMA_CHOICES",
     },
 }
 

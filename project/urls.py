@@ -27,9 +27,17 @@ api = [
     path("tournaments/<int:tournament_id>", match_views.TournamentDetailView.as_view()),
     path("tournaments/<int:tournament_id>/join", tournament_views.TournamentJoinView.as_view()),
     path("tournaments/<int:tournament_id>/leave", tournament_views.TournamentLeaveView.as_view()),
+    path(
+        "tournaments/<int:tournament_id>/check-in",
+        tournament_views.TournamentCheckInView.as_view(),
+    ),
     path("tournaments/<int:tournament_id>/cancel", tournament_views.TournamentCancelView.as_view()),
     path("tournaments/<int:tournament_id>/events", tournament_views.TournamentEventsView.as_view()),
     path("tournaments/<int:tournament_id>/start", match_views.TournamentStartView.as_view()),
+    path(
+        "tournaments/<int:tournament_id>/participants/<int:participant_id>/disqualify",
+        match_views.ParticipantDisqualifyView.as_view(),
+    ),
     path("tournaments/<int:tournament_id>/bracket", match_views.TournamentBracketView.as_view()),
     path(
         "tournaments/<int:tournament_id>/standings", match_views.TournamentStandingsView.as_view()
@@ -38,6 +46,7 @@ api = [
     path("matches/<int:match_id>/report", match_views.MatchReportView.as_view()),
     path("matches/<int:match_id>/resolve", match_views.MatchResolveView.as_view()),
     path("matches/<int:match_id>/reset", match_views.MatchResetView.as_view()),
+    path("matches/<int:match_id>/forfeit", match_views.MatchForfeitView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Anything else under /api/ is a JSON 404, also with DEBUG on.

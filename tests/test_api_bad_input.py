@@ -298,7 +298,7 @@ def test_unknown_api_path_post_from_a_real_client_is_404_json(world):
         ("PUT", "/api/me"),
         ("DELETE", "/api/wallet"),
         ("GET", "/api/tournaments/{solo}/join"),
-        ("PATCH", "/api/tournaments/{solo}"),
+        ("PUT", "/api/tournaments/{solo}"),  # PATCH edits it (issue 13); PUT does not
         ("GET", "/api/teams"),
     ],
 )

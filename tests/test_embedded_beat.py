@@ -19,6 +19,7 @@ def test_a_due_entry_runs_its_real_task_once_and_the_others_wait(semifinal):  # 
         "tournament-refunds-sweep",
         "matches-confirm-overdue",
         "tournament-payouts-sweep",
+        "tournaments-auto-start",
         "tournament-events-prune",
     }
     ran = []

@@ -54,3 +54,7 @@ class EventsPruned(DomainError):
 
     status = 410
     code = "events_pruned"
+
+
+class CheckInClosed(Conflict):
+    code = "check_in_closed"

@@ -91,7 +91,7 @@ def tournament_row_update(
         cursor.execute(
             f"UPDATE {table} SET {assignments} WHERE id = %s AND ({where_sql}) "
             "RETURNING version, status, participant_count, prize_pool, refunds_pending, "
-            "payouts_pending",
+            "payouts_pending, waitlist_count",
             [*set_params, events, tournament.pk, *where_params],
         )
         row = cursor.fetchone()
@@ -104,6 +104,7 @@ def tournament_row_update(
         tournament.prize_pool,
         tournament.refunds_pending,
         tournament.payouts_pending,
+        tournament.waitlist_count,
     ) = row
     return True
 

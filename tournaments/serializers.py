@@ -29,6 +29,10 @@ from tournaments.models import (
 )
 from tournaments.payloads import participant_data, tournament_render
 
+# The series lengths as the fields offer them, (value, label) pairs: the schema names their
+# enum once (settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+BEST_OF_SCHEMA_CHOICES = [(n, n) for n in BEST_OF_CHOICES]
+
 
 class UserRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
@@ -172,6 +176,33 @@ class TournamentCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class TournamentUpdateSerializer(serializers.Serializer):
+    """``PATCH /api/tournaments/{id}``: any of the fields the organizer may change in
+    registration (``tournaments.services.EDITABLE_FIELDS``), typed as at creation. Any
+    other field is refused by name rather than ignored: a request to change the fee or the
+    format must not look as if it had worked. The rules that join fields (check-in needs a
+    start time, rounds only in swiss) are checked by the service against the stored ones."""
+
+    name = serializers.CharField(min_length=1, max_length=NAME_MAX_LENGTH, required=False)
+    game = serializers.CharField(max_length=GAME_MAX_LENGTH, allow_blank=True, required=False)
+    best_of = serializers.ChoiceField(choices=BEST_OF_CHOICES, required=False)
+    best_of_final = serializers.ChoiceField(
+        choices=BEST_OF_CHOICES, allow_null=True, required=False
+    )
+    starts_at = serializers.DateTimeField(allow_null=True, required=False)
+    auto_start = serializers.BooleanField(required=False)
+    check_in_opens_minutes = StrictIntegerField(
+        min_value=0, max_value=CHECK_IN_MINUTES_MAX, required=False
+    )
+    swiss_rounds = StrictIntegerField(min_value=1, max_value=64, allow_null=True, required=False)
+
+    def validate(self, attrs):
+        if fixed := sorted(set(self.initial_data) - set(self.fields)):
+            message = "Not editable: fixed at creation, or not a field of a tournament."
+            raise serializers.ValidationError({name: [message] for name in fixed})
+        return attrs
+
+
 class TournamentJoinSerializer(serializers.Serializer):
     team = StrictIntegerField(min_value=1, required=False)
     members = serializers.ListField(
@@ -179,6 +210,9 @@ class TournamentJoinSerializer(serializers.Serializer):
         max_length=MAX_TEAM_SIZE,
         required=False,
     )
+    # A full tournament then puts the entry on its waitlist (201 ``waitlisted``, nothing
+    # charged) instead of answering 409 ``tournament_full``.
+    waitlist = serializers.BooleanField(default=False)
 
 
 class TeamCreateSerializer(serializers.Serializer):

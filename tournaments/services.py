@@ -9,11 +9,12 @@ the tournament row itself is one guarded ``UPDATE`` that also checks the rule it
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.utils import timezone
 
 from notifications.services import team_joined_notify
 from project.domain_errors import InvalidInput, NotFound
@@ -21,6 +22,7 @@ from tournaments import tasks
 from tournaments.errors import (
     AlreadyMember,
     AlreadyRegistered,
+    CheckInClosed,
     InvalidRoster,
     InvalidTransition,
     NotCaptain,
@@ -33,6 +35,8 @@ from tournaments.errors import (
 from tournaments.events import events_append, tournament_row_update
 from tournaments.locks import tournament_lock
 from tournaments.models import (
+    GAME_MAX_LENGTH,
+    NAME_MAX_LENGTH,
     Participant,
     ParticipantMember,
     Team,
@@ -122,8 +126,12 @@ def tournament_join(
     user: User,
     team_id: int | None = None,
     member_ids: list[int] | None = None,
+    waitlist: bool = False,
 ) -> Participant:
     """Register a player (solo) or a team's roster, charging every member the entry fee.
+
+    With ``waitlist``, a join into a full tournament puts the entry on its waitlist instead
+    of answering ``tournament_full`` (``_waitlist_join``: nothing is charged).
 
     One transaction, a constant number of statements whatever the roster size: lock the
     tournament, then the roster's wallets and the escrow; check funds on the locked rows;
@@ -142,6 +150,12 @@ def tournament_join(
             tournament=tournament, user=user, team_id=team_id, member_ids=member_ids
         )
         roster_ids = [member.pk for member in roster]
+        if (
+            waitlist
+            and tournament.status == Status.REGISTRATION
+            and tournament.participant_count >= tournament.max_participants
+        ):
+            return _waitlist_join(tournament=tournament, team=team, roster=roster, user=user)
         fee = tournament.entry_fee
         locked = {}
         if fee:
@@ -154,14 +168,7 @@ def tournament_join(
                     account_ids=[wallets[u.pk].pk for u in short if u.pk in wallets],
                 )
 
-        registered = list(
-            ParticipantMember.objects.filter(
-                tournament_id=tournament.pk, user_id__in=roster_ids, active=True
-            ).values_list("user_id", flat=True)
-        )
-        if registered:
-            already = [u for u in roster if u.pk in registered]
-            raise AlreadyRegistered(f"{_names(already)} already plays in this tournament.")
+        _already_registered_check(tournament=tournament, roster=roster)
 
         admitted = tournament_row_update(
             tournament,
@@ -217,12 +224,31 @@ def tournament_join(
 
 
 def tournament_leave(*, tournament_id: int, user: User) -> Participant:
-    """Withdraw the user's participant and refund every member's fee at once."""
+    """Withdraw the user's participant and refund every member's fee at once.
+
+    The place it frees goes, in the same transaction, to the first waitlisted entry (by
+    position) whose every member can pay the fee (``_waitlist_promote``). A waitlisted
+    entry leaves the waitlist; it paid nothing, so nothing is refunded.
+    """
     with transaction.atomic():
         tournament = tournament_lock(tournament_id)
         participant = _participant_to_withdraw(tournament=tournament, user=user)
         if tournament.status != Status.REGISTRATION:
             raise RegistrationClosed("Registration is closed; participants can no longer leave.")
+        if participant.status == Participant.Status.WAITLISTED:
+            return _waitlist_leave(tournament=tournament, participant=participant)
+        waiting = _waitlist_entries(tournament)
+        # Every account this transaction moves money on, locked in one pk-ordered step: the
+        # escrow, the leaver's wallets (its refund) and the waiting entries' (a promotion).
+        locked = {}
+        if tournament.entry_fee:
+            leaver_ids = ParticipantMember.objects.filter(participant=participant).values_list(
+                "user_id", flat=True
+            )
+            locked = accounts_lock(
+                ids=[tournament.escrow_id],
+                user_ids=[*leaver_ids, *(m.user_id for e in waiting for m in e.loaded_roster)],
+            )
         refunded = _participants_refund(
             tournament=tournament,
             participant_ids=[participant.pk],
@@ -247,7 +273,132 @@ def tournament_leave(*, tournament_id: int, user: User) -> Participant:
                 )
             ],
         )
+        _waitlist_promote(tournament=tournament, entries=waiting, places=1, locked=locked)
     return participant
+
+
+def tournament_check_in(*, tournament_id: int, user: User) -> Participant:
+    """Check in the user's entry (the solo player, or the team's captain).
+
+    Open from ``check_in_opens_minutes`` before ``starts_at`` until the tournament starts
+    (by the organizer or by ``auto_start``); a waitlisted entry may check in too, which
+    lets it be promoted into a place freed at the start. A second check-in answers the
+    same participant and changes nothing (no event).
+    """
+    with transaction.atomic():
+        tournament = tournament_lock(tournament_id)
+        if not check_in_is_open(tournament):
+            raise CheckInClosed("Check-in for this tournament is not open.")
+        participant = _participant_to_withdraw(tournament=tournament, user=user)
+        participant.loaded_roster = list(
+            ParticipantMember.objects.filter(participant=participant).select_related("user")
+        )
+        if participant.checked_in:
+            return participant
+        Participant.objects.filter(pk=participant.pk).update(checked_in=True)
+        participant.checked_in = True
+        tournament_row_update(tournament, events=1)
+        events_append(
+            tournament=tournament,
+            events=[
+                (
+                    "participant.checked_in",
+                    {
+                        "participant": participant_data(participant),
+                        "tournament": tournament_data(tournament),
+                    },
+                )
+            ],
+        )
+    return participant
+
+
+def check_in_is_open(tournament: Tournament, *, now: datetime | None = None) -> bool:
+    """Whether entries may check in now: the tournament has check-in, is still in
+    registration, and ``starts_at - check_in_opens_minutes`` has passed. It closes when the
+    tournament starts, not at ``starts_at``: an organizer who starts late keeps it open."""
+    if not tournament.has_check_in or tournament.status != Status.REGISTRATION:
+        return False
+    opens = tournament.starts_at - timedelta(minutes=tournament.check_in_opens_minutes)
+    return (now or timezone.now()) >= opens
+
+
+def registrations_close(tournament: Tournament) -> None:
+    """The prelude of a start, in its transaction, with the tournament locked by the caller.
+
+    With check-in on: every registered participant not checked in is removed (``left``)
+    and refunded, exactly once and in bulk (a constant number of statements whatever their
+    number), event ``participant.removed`` with ``reason: "no_check_in"``; then the
+    checked-in waitlisted entries are promoted into the freed places in waitlist order,
+    charged then, if every member can pay. With or without check-in, the entries still
+    waiting are then removed (``left``, never charged; reason ``waitlist_closed``).
+    The caller builds the bracket after this; if it then refuses (fewer than 2), its
+    transaction rolls all of this back.
+    """
+    waiting = _waitlist_entries(tournament)
+    no_shows = []
+    if tournament.has_check_in:
+        no_shows = list(
+            Participant.objects.filter(
+                tournament_id=tournament.pk, status=Participant.Status.REGISTERED, checked_in=False
+            )
+            .order_by("pk")
+            .prefetch_related(_roster_prefetch())
+        )
+    checked_in_waiting = [entry for entry in waiting if entry.checked_in]
+    locked = {}
+    if tournament.entry_fee and (no_shows or checked_in_waiting):
+        locked = accounts_lock(
+            ids=[tournament.escrow_id],
+            user_ids=[m.user_id for p in no_shows + checked_in_waiting for m in p.loaded_roster],
+        )
+    if no_shows:
+        _no_shows_refund(tournament=tournament, no_shows=no_shows)
+    if checked_in_waiting:
+        free = tournament.max_participants - tournament.participant_count
+        _waitlist_promote(
+            tournament=tournament, entries=checked_in_waiting, places=free, locked=locked
+        )
+    _waitlist_close(tournament)
+
+
+def _no_shows_refund(*, tournament: Tournament, no_shows: list[Participant]) -> None:
+    ids = [p.pk for p in no_shows]
+    # The accounts are locked already; the participants next (lock order, step 4).
+    list(Participant.objects.filter(pk__in=ids).select_for_update().order_by("pk").values("pk"))
+    deltas = postings_reverse(
+        kind=Posting.Kind.ENTRY_FEE,
+        references=[p.ledger_reference for p in no_shows],
+        reverse_kind=Posting.Kind.REFUND,
+        tournament_id=tournament.pk,
+    )
+    Participant.objects.filter(pk__in=ids).update(status=Participant.Status.LEFT)
+    ParticipantMember.objects.filter(participant_id__in=ids, active=True).update(active=False)
+    if not tournament_row_update(
+        tournament,
+        events=len(no_shows),
+        set_sql="participant_count = participant_count - %s, prize_pool = prize_pool - %s",
+        set_params=[len(ids), -deltas.get(tournament.escrow_id, 0)],
+        where_sql="status = %s",
+        where_params=[Status.REGISTRATION],
+    ):
+        raise RegistrationClosed("Registration for this tournament is closed.")
+    for p in no_shows:
+        p.status = Participant.Status.LEFT
+    events_append(
+        tournament=tournament,
+        events=[
+            (
+                "participant.removed",
+                {
+                    "participant": participant_data(p),
+                    "tournament": tournament_data(tournament),
+                    "reason": "no_check_in",
+                },
+            )
+            for p in no_shows
+        ],
+    )
 
 
 def tournament_cancel(*, tournament_id: int, user: User) -> Tournament:
@@ -265,10 +416,18 @@ def tournament_cancel(*, tournament_id: int, user: User) -> Tournament:
         pending = Participant.objects.filter(
             tournament=tournament, status=Participant.Status.REGISTERED
         ).count()
+        # Waiting entries paid nothing: they leave the waitlist with the cancellation.
+        waiting = Participant.objects.filter(
+            tournament=tournament, status=Participant.Status.WAITLISTED
+        )
+        ParticipantMember.objects.filter(participant__in=waiting.values("pk"), active=True).update(
+            active=False
+        )
+        waiting.update(status=Participant.Status.LEFT, waitlist_position=None)
         tournament_row_update(
             tournament,
             events=1,
-            set_sql="status = %s, refunds_pending = %s",
+            set_sql="status = %s, refunds_pending = %s, waitlist_count = 0",
             set_params=[Status.CANCELLED, pending],
         )
         events_append(
@@ -424,8 +583,9 @@ def _registered_among(tournament: Tournament, participant_ids: list[int]):
 
     Either way they are exactly the registered participants of the tournament in the pk
     range from the first id to the last (no one enters that range later: new participants
-    get larger ids and no one goes back to registered), and statements name the range, not
-    a list of a thousand ids.
+    get larger ids, no one goes back to registered, and a waitlisted entry is promoted only
+    in registration, never once the tournament is cancelled), and statements name the
+    range, not a list of a thousand ids.
     """
     return Participant.objects.filter(
         tournament_id=tournament.pk,
@@ -617,7 +777,8 @@ def _roster_resolve(
 
 
 def _participant_to_withdraw(*, tournament: Tournament, user: User) -> Participant:
-    """The registered participant that ``user`` may withdraw from ``tournament``.
+    """The registered (or waitlisted) participant that ``user`` may withdraw from, or check
+    in to, ``tournament``.
 
     That is one the user captains, whether or not the captain is on its roster (a captain
     may register a roster without themself). One query: the registered participants the
@@ -628,7 +789,8 @@ def _participant_to_withdraw(*, tournament: Tournament, user: User) -> Participa
     plays = ParticipantMember.objects.filter(participant=OuterRef("pk"), user=user, active=True)
     candidates = list(
         Participant.objects.filter(
-            tournament_id=tournament.pk, status=Participant.Status.REGISTERED
+            tournament_id=tournament.pk,
+            status__in=[Participant.Status.REGISTERED, Participant.Status.WAITLISTED],
         )
         .annotate(plays=Exists(plays))
         .filter(Q(captain=user) | Q(plays=True))
@@ -642,6 +804,315 @@ def _participant_to_withdraw(*, tournament: Tournament, user: User) -> Participa
     return next((p for p in captained if p.plays), captained[0])
 
 
+def _already_registered_check(*, tournament: Tournament, roster: list[User]) -> None:
+    """Refuse a roster with a member already in the tournament (registered or waiting)."""
+    registered = list(
+        ParticipantMember.objects.filter(
+            tournament_id=tournament.pk, user_id__in=[u.pk for u in roster], active=True
+        ).values_list("user_id", flat=True)
+    )
+    if registered:
+        already = [u for u in roster if u.pk in registered]
+        raise AlreadyRegistered(f"{_names(already)} already plays in this tournament.")
+
+
+def _roster_prefetch() -> Prefetch:
+    return Prefetch(
+        "roster",
+        queryset=ParticipantMember.objects.select_related("user"),
+        to_attr="loaded_roster",
+    )
+
+
+# --- Waitlist -------------------------------------------------------------------------------
+#
+# Positions are kept contiguous: 1 is the first in line, and when an entry leaves the
+# waitlist (promoted, withdrawn) every entry behind it moves up one, so "#1" is always
+# "next to be offered a place" (an entry that cannot pay when a place frees keeps its
+# number, and the next entry that can pay takes the place). ``waitlist_count`` is the
+# number of entries waiting, kept by the same guarded UPDATE of the tournament row.
+
+
+def _waitlist_join(
+    *, tournament: Tournament, team: Team | None, roster: list[User], user: User
+) -> Participant:
+    """Put the roster at the end of a full tournament's waitlist; nothing is charged."""
+    _already_registered_check(tournament=tournament, roster=roster)
+    tournament_row_update(
+        tournament,
+        events=1,
+        set_sql="waitlist_count = waitlist_count + 1",
+        where_sql="status = %s",
+        where_params=[Status.REGISTRATION],
+    )
+    participant = _participant_insert(
+        participant=Participant(
+            tournament=tournament,
+            team=team,
+            captain_id=team.captain_id if team else user.pk,
+            name=team.name if team else user.username,
+            status=Participant.Status.WAITLISTED,
+            waitlist_position=tournament.waitlist_count,
+        ),
+        roster=roster,
+    )
+    events_append(
+        tournament=tournament,
+        events=[
+            (
+                "participant.waitlisted",
+                {
+                    "participant": participant_data(participant),
+                    "tournament": tournament_data(tournament),
+                },
+            )
+        ],
+    )
+    return participant
+
+
+def _waitlist_leave(*, tournament: Tournament, participant: Participant) -> Participant:
+    """Take a waiting entry off the waitlist (it paid nothing: nothing to refund)."""
+    list(Participant.objects.filter(pk=participant.pk).select_for_update().values("pk"))
+    Participant.objects.filter(pk=participant.pk).update(
+        status=Participant.Status.LEFT, waitlist_position=None
+    )
+    ParticipantMember.objects.filter(participant=participant, active=True).update(active=False)
+    _waitlist_renumber(tournament)
+    tournament_row_update(tournament, events=1, set_sql="waitlist_count = waitlist_count - 1")
+    participant.status, participant.waitlist_position = Participant.Status.LEFT, None
+    participant.loaded_roster = list(
+        ParticipantMember.objects.filter(participant=participant).select_related("user")
+    )
+    events_append(
+        tournament=tournament,
+        events=[
+            (
+                "participant.left",
+                {
+                    "participant": participant_data(participant),
+                    "tournament": tournament_data(tournament),
+                },
+            )
+        ],
+    )
+    return participant
+
+
+def _waitlist_entries(tournament: Tournament) -> list[Participant]:
+    """The tournament's waiting entries in waitlist order, rosters loaded (two queries)."""
+    return list(
+        Participant.objects.filter(
+            tournament_id=tournament.pk, status=Participant.Status.WAITLISTED
+        )
+        .order_by("waitlist_position", "pk")
+        .prefetch_related(_roster_prefetch())
+    )
+
+
+def _waitlist_promote(
+    *, tournament: Tournament, entries: list[Participant], places: int, locked: dict
+) -> list[Participant]:
+    """Promote into ``places`` free places the first ``entries`` (waitlist order) whose
+    every member can pay the fee, charging them: one posting each, recorded together.
+
+    The caller holds the tournament's lock and, for a paid tournament, ``locked``: the
+    escrow and the wallets of every member of ``entries`` (``accounts_lock``). An entry
+    that cannot pay is passed over and keeps its place in line. A constant number of
+    statements whatever the number promoted.
+    """
+    fee = tournament.entry_fee
+    wallets = {a.user_id: a for a in locked.values() if a.user_id is not None}
+    promoted: list[Participant] = []
+    for entry in entries:
+        if len(promoted) >= places:
+            break
+        members = [m.user_id for m in entry.loaded_roster]
+        if fee and any(u not in wallets or wallets[u].balance < fee for u in members):
+            continue
+        promoted.append(entry)
+    if not promoted:
+        return []
+    ids = [p.pk for p in promoted]
+    list(Participant.objects.filter(pk__in=ids).select_for_update().order_by("pk").values("pk"))
+    charged = 0
+    if fee:
+        drafts = []
+        for entry in promoted:
+            lines = {wallets[m.user_id].pk: -fee for m in entry.loaded_roster}
+            lines[tournament.escrow_id] = fee * len(entry.loaded_roster)
+            charged += fee * len(entry.loaded_roster)
+            drafts.append(
+                PostingDraft(
+                    kind=Posting.Kind.ENTRY_FEE,
+                    reference=entry.ledger_reference,
+                    lines=lines,
+                    tournament_id=tournament.pk,
+                )
+            )
+        # The escrow was locked before this transaction's refunds moved it: read its balance
+        # again (still locked), so that the entries' ``balance_after`` are right.
+        locked[tournament.escrow_id].refresh_from_db(fields=["balance"])
+        postings_record(drafts=drafts, locked=locked)
+    Participant.objects.filter(pk__in=ids).update(
+        status=Participant.Status.REGISTERED, waitlist_position=None
+    )
+    _waitlist_renumber(tournament)
+    if not tournament_row_update(
+        tournament,
+        events=len(promoted),
+        set_sql="participant_count = participant_count + %s, "
+        "waitlist_count = waitlist_count - %s, prize_pool = prize_pool + %s",
+        set_params=[len(ids), len(ids), charged],
+        where_sql="status = %s AND participant_count + %s <= max_participants",
+        where_params=[Status.REGISTRATION, len(ids)],
+    ):
+        raise TournamentFull("This tournament is full.")
+    for entry in promoted:
+        entry.status, entry.waitlist_position = Participant.Status.REGISTERED, None
+    events_append(
+        tournament=tournament,
+        events=[
+            (
+                "participant.promoted",
+                {
+                    "participant": participant_data(entry),
+                    "tournament": tournament_data(tournament),
+                },
+            )
+            for entry in promoted
+        ],
+    )
+    return promoted
+
+
+def _waitlist_close(tournament: Tournament) -> None:
+    """Remove every entry still waiting (``left``, never charged; ``waitlist_closed``)."""
+    remaining = _waitlist_entries(tournament)
+    if not remaining:
+        return
+    ids = [p.pk for p in remaining]
+    list(Participant.objects.filter(pk__in=ids).select_for_update().order_by("pk").values("pk"))
+    Participant.objects.filter(pk__in=ids).update(
+        status=Participant.Status.LEFT, waitlist_position=None
+    )
+    ParticipantMember.objects.filter(participant_id__in=ids, active=True).update(active=False)
+    tournament_row_update(
+        tournament,
+        events=len(ids),
+        set_sql="waitlist_count = waitlist_count - %s",
+        set_params=[len(ids)],
+    )
+    for p in remaining:
+        p.status, p.waitlist_position = Participant.Status.LEFT, None
+    events_append(
+        tournament=tournament,
+        events=[
+            (
+                "participant.removed",
+                {
+                    "participant": participant_data(p),
+                    "tournament": tournament_data(tournament),
+                    "reason": "waitlist_closed",
+                },
+            )
+            for p in remaining
+        ],
+    )
+
+
+def _waitlist_renumber(tournament: Tournament) -> None:
+    """Number the waiting entries 1, 2, 3... in their current order (one statement)."""
+    table = Participant._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET waitlist_position = ranked.position FROM ("
+            "SELECT id, ROW_NUMBER() OVER (ORDER BY waitlist_position, id) AS position "
+            f"FROM {table} WHERE tournament_id = %s AND status = %s) AS ranked "
+            f"WHERE {table}.id = ranked.id AND {table}.waitlist_position <> ranked.position",
+            [tournament.pk, Participant.Status.WAITLISTED],
+        )
+
+
 def _names(users: list[User]) -> str:
     names = [u.username for u in users]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# --- Editing in registration (PATCH /api/tournaments/{id}) ----------------------------------
+
+# What the organizer may change until the start. The format, team size, capacity, entry fee
+# and prize split stay as created: players joined, and paid, for those (and a smaller
+# capacity or a larger team would not fit who is registered already).
+EDITABLE_FIELDS = (
+    "name",
+    "game",
+    "best_of",
+    "best_of_final",
+    "starts_at",
+    "auto_start",
+    "check_in_opens_minutes",
+    "swiss_rounds",
+)
+
+
+def tournament_update(*, tournament_id: int, user: User, **changes) -> Tournament:
+    """The organizer edits the tournament while it is in ``registration``: the fields of
+    ``EDITABLE_FIELDS`` given in ``changes``, checked together with the ones kept by the
+    creation rules (``match_play_errors``), written in one guarded UPDATE with a
+    ``tournament.updated`` event. Changing nothing (every value as it is) writes nothing
+    and sends no event."""
+    if fixed := sorted(set(changes) - set(EDITABLE_FIELDS)):
+        raise InvalidInput(
+            "Only " + ", ".join(EDITABLE_FIELDS) + " can be changed.",
+            fields={name: ["Fixed when the tournament was created."] for name in fixed},
+        )
+    with transaction.atomic():
+        tournament = tournament_lock(tournament_id)
+        _organizer_check(tournament, user)
+        if tournament.status != Status.REGISTRATION:
+            raise InvalidTransition(
+                f"The tournament is {tournament.status}; it can be edited only in registration."
+            )
+        merged = {name: changes.get(name, getattr(tournament, name)) for name in EDITABLE_FIELDS}
+        if errors := _tournament_edit_errors(tournament, merged):
+            raise InvalidInput("The changes are not valid.", fields=errors)
+        changed = {
+            name: value for name, value in changes.items() if value != getattr(tournament, name)
+        }
+        if not changed:
+            return tournament
+        columns = [Tournament._meta.get_field(name).column for name in changed]
+        tournament_row_update(
+            tournament,
+            events=1,
+            set_sql=", ".join(f"{column} = %s" for column in columns),
+            set_params=list(changed.values()),
+        )
+        for name, value in changed.items():
+            setattr(tournament, name, value)
+        events_append(
+            tournament=tournament,
+            events=[("tournament.updated", {"tournament": tournament_data(tournament)})],
+        )
+    return tournament
+
+
+def _tournament_edit_errors(tournament: Tournament, values: dict) -> dict[str, list[str]]:
+    """What is wrong with the tournament as it would be after an edit, by field (the
+    creation rules; the REST input checks the types first)."""
+    errors = match_play_errors(
+        best_of=values["best_of"],
+        best_of_final=values["best_of_final"],
+        starts_at=values["starts_at"],
+        auto_start=values["auto_start"],
+        check_in_opens_minutes=values["check_in_opens_minutes"],
+    )
+    name, game, swiss_rounds = values["name"], values["game"], values["swiss_rounds"]
+    if not isinstance(name, str) or not 1 <= len(name) <= NAME_MAX_LENGTH:
+        errors["name"] = [f"1 to {NAME_MAX_LENGTH} characters."]
+    if not isinstance(game, str) or len(game) > GAME_MAX_LENGTH:
+        errors["game"] = [f"Up to {GAME_MAX_LENGTH} characters."]
+    if swiss_rounds is not None and tournament.format != Tournament.Format.SWISS:
+        errors["swiss_rounds"] = ["Only swiss tournaments have rounds."]
+    return errors

@@ -89,6 +89,7 @@ class TournamentJoinView(APIView):
                 user=request.user,
                 team_id=data.get("team"),
                 member_ids=data.get("members"),
+                waitlist=data["waitlist"],
             )
             return status.HTTP_201_CREATED, participant_data(participant)
 
@@ -110,6 +111,26 @@ class TournamentLeaveView(APIView):
             return status.HTTP_200_OK, participant_data(participant)
 
         return run_idempotent(request, leave)
+
+
+class TournamentCheckInView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={200: ParticipantSerializer},
+        description=(
+            "Check in the caller's entry (the solo player, or the team's captain); a "
+            "waitlisted entry may check in too. Open from `check_in_opens_minutes` before "
+            "`starts_at` until the tournament starts. A second check-in answers 200 with the "
+            "same participant and changes nothing. Errors: 409 `check_in_closed` outside the "
+            "window (or without check-in), 409 `not_registered`, 403 `not_captain`."
+        ),
+        tags=["tournaments"],
+    )
+    def post(self, request, tournament_id: int):
+        participant = services.tournament_check_in(tournament_id=tournament_id, user=request.user)
+        return Response(participant_data(participant))
 
 
 class TournamentCancelView(APIView):

@@ -436,16 +436,32 @@ def eliminations(*, format: str, matches: Iterable[MatchLike]) -> dict[int, Matc
 
 
 def placements(
-    *, format: str, matches: Iterable[MatchLike], seeds: dict[int, int]
+    *,
+    format: str,
+    matches: Iterable[MatchLike],
+    seeds: dict[int, int],
+    disqualified: Iterable[int] = (),
 ) -> list[list[int]]:
     """Placement groups, best first (what prizes are split by, ``payouts.prize_shares``):
     the standings table's order in round robin and swiss, one participant a group; in
     the elimination formats, by the stage each participant went out at, ties sharing a
-    group. ``seeds``: every participant placed, with their seed."""
+    group. ``seeds``: every participant placed, with their seed. ``disqualified``: those
+    skipped (``placements_skipping``)."""
     if format in GROUP_FORMATS:
         results, byes = group_results(matches)
         rows = table(participants=list(seeds), seeds=seeds, results=results, byes=byes)
-        return table_placements(rows)
-    return elimination_standings(
-        seeds=seeds, eliminated_at=eliminations(format=format, matches=matches)
-    )
+        groups = table_placements(rows)
+    else:
+        groups = elimination_standings(
+            seeds=seeds, eliminated_at=eliminations(format=format, matches=matches)
+        )
+    return placements_skipping(groups, skipped=set(disqualified))
+
+
+def placements_skipping(groups: list[list[int]], *, skipped: set[int]) -> list[list[int]]:
+    """``groups`` without the participants in ``skipped``: each one leaves its group (a
+    group left empty goes), so everyone below moves up by the places it held. Their
+    results stay in the table and the bracket (an opponent's tiebreaks, who went out
+    where); they only take no place, and so no prize."""
+    kept = [[p for p in group if p not in skipped] for group in groups]
+    return [group for group in kept if group]
