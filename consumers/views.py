@@ -135,7 +135,9 @@ def board_view(snapshot: dict, page: LivePage) -> dict:
     """
     tournament = snapshot["tournament"]
     participants = {p["id"]: p for p in snapshot["participants"]}
-    active = [p for p in snapshot["participants"] if p["status"] != "left"]
+    # Waiting entries are not in the count nor the bracket (the script lists them apart).
+    active = [p for p in snapshot["participants"] if p["status"] not in ("left", "waitlisted")]
+    check_in = tournament["status"] == "registration" and tournament["check_in_opens_minutes"] > 0
     matches = snapshot["matches"]
     names = _Names(participants)
     group = tournament["format"] in GROUP_FORMATS
@@ -145,7 +147,7 @@ def board_view(snapshot: dict, page: LivePage) -> dict:
         "prizes": _prizes_line(tournament),
         "banner": _banner(tournament, page.placements, names),
         "participants": len(active),
-        "roster_html": _roster_html(active),
+        "roster_html": _roster_html(active, check_in=check_in),
         "participants_heading": (
             "Registered so far" if tournament["status"] == "registration" else "Participants"
         ),
@@ -241,13 +243,33 @@ def _seed_html(seed) -> str:
     return f'<span class="seed">{seed}</span>' if seed else ""
 
 
-def _roster_html(participants: list[dict]) -> SafeString:
+def _roster_html(participants: list[dict], *, check_in: bool = False) -> SafeString:
     return SafeString(
         "".join(
-            f"<li>{_seed_html(p['seed'])}{' ' if p['seed'] else ''}{escape(p['name'])}</li>"
+            f"<li{_disqualified_attrs(p)}>{_seed_html(p['seed'])}{' ' if p['seed'] else ''}"
+            f"{escape(p['name'])}{_disqualified_tag(p)}"
+            f"{_check_in_tag(p) if check_in else ''}</li>"
             for p in participants
         )
     )
+
+
+def _check_in_tag(participant: dict) -> str:
+    # Before the start of a tournament with check-in: who has checked in (as live.js draws).
+    if participant["checked_in"]:
+        return ' <span class="tag" data-check-in="yes">checked in</span>'
+    return ' <span class="tag" data-check-in="no">not checked in</span>'
+
+
+def _disqualified_attrs(participant: dict) -> str:
+    return ' class="disqualified"' if participant["status"] == "disqualified" else ""
+
+
+def _disqualified_tag(participant: dict) -> str:
+    # Still listed (its results stand), marked: it takes no place.
+    if participant["status"] != "disqualified":
+        return ""
+    return ' <span class="tag" data-status="disqualified">disqualified</span>'
 
 
 def _standings_html(standings: list[dict], names: _Names, *, buchholz: bool) -> SafeString:
@@ -302,13 +324,26 @@ def _match_html(match: dict, names: _Names) -> str:
         f'<span class="{result_a}">{seed_a}{" " if seed_a else ""}{name_a} <b>{score_a}</b></span>'
         f' <span class="muted">vs</span> '
         f'<span class="{result_b}"><b>{score_b}</b> {name_b}{" " if seed_b else ""}{seed_b}</span>'
-        f'</a> <span class="muted">· {escape(_caption(match, names))}</span></li>'
+        f'</a> <span class="muted">· {escape(_caption(match, names))}</span>'
+        f"{_series_html(match)}</li>"
     )
+
+
+def _series_html(match: dict) -> str:
+    """A best-of series: its length, and each game's score once the result listed them
+    (``live.js`` ``seriesText`` words it alike); nothing for a match of one game."""
+    if match.get("best_of", 1) <= 1:
+        return ""
+    games = match.get("games") or []
+    listed = "".join([" · ", ", ".join(f"{a}–{b}" for a, b in games)]) if games else ""
+    return f' <span class="muted series">· Best of {match["best_of"]}{listed}</span>'
 
 
 def _caption(match: dict, names: _Names) -> str:
     status = match["status"]
     if status == "completed":
+        if match.get("forfeit"):
+            return f"{names(match['forfeit'])} forfeited"
         return "Draw" if match["winner"] is None else "Finished"
     if status == "awaiting_confirmation":
         reports = match["reports"]

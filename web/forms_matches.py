@@ -9,12 +9,16 @@ under its lock (``matches.services``); what it refuses is shown in words by the 
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 
 from matches.models import Match
 
 DRAW = "draw"
 SCORE_MAX = 1_000_000  # as the API's result input (matches.serializers.ResultInput)
+# One game of a series as people write it: "3-1" (also with an en dash or a colon).
+GAME_PATTERN = re.compile(r"\s*(\d{1,7})\s*[-–:]\s*(\d{1,7})\s*")
 
 
 class ResultForm(forms.Form):
@@ -30,6 +34,13 @@ class ResultForm(forms.Form):
     )
     score_a = forms.IntegerField(required=False, min_value=0, max_value=SCORE_MAX)
     score_b = forms.IntegerField(required=False, min_value=0, max_value=SCORE_MAX)
+    # A best-of series only (the match's best_of > 1): each game's score, in order.
+    games = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Games (optional)",
+        help_text="Each game's score in order, side a first, e.g. 3-1, 0-2, 5-4.",
+    )
 
     def __init__(
         self,
@@ -53,11 +64,17 @@ class ResultForm(forms.Form):
             for pk, name in ((match.participant_a_id, name_a), (match.participant_b_id, name_b))
             if pk is not None
         ]
-        if match.bracket == Match.Bracket.GROUP:  # draws exist in round robin and swiss only
-            choices.append((DRAW, "Draw"))
+        # A series always has a winner (matches.services); in a series the scores are
+        # games won, required, and the games may be listed.
+        self.series = match.best_of > 1
+        if match.bracket == Match.Bracket.GROUP and not self.series:
+            choices.append((DRAW, "Draw"))  # draws exist in round robin and swiss only
         self.fields["winner"].choices = choices
-        self.fields["score_a"].label = f"Score of {name_a}"
-        self.fields["score_b"].label = f"Score of {name_b}"
+        scored = "Games won by" if self.series else "Score of"
+        self.fields["score_a"].label = f"{scored} {name_a}"
+        self.fields["score_b"].label = f"{scored} {name_b}"
+        if not self.series:
+            del self.fields["games"]
         for field in ("score_a", "score_b"):
             self.fields[field].widget.attrs.update({"inputmode": "numeric", "class": "score-input"})
 
@@ -66,10 +83,17 @@ class ResultForm(forms.Form):
         if self.errors:
             return data
         score_a, score_b = data.get("score_a"), data.get("score_b")
+        if self.series and (score_a is None or score_b is None):
+            raise forms.ValidationError(
+                f"Give the series score: the games each side won (best of {self.match.best_of}).",
+                code="series_score_missing",
+            )
         if (score_a is None) != (score_b is None):
             raise forms.ValidationError(
                 "Give both scores, or leave both empty.", code="scores_incomplete"
             )
+        if self.series:
+            data["games"] = _games_parse(data.get("games") or "")
         winner_id, scores = self._result(data)
         if scores is not None:
             if winner_id is None and score_a != score_b:
@@ -98,12 +122,34 @@ class ResultForm(forms.Form):
         """(winner participant id or None for a draw, [score a, score b] or None)."""
         return self._result(self.cleaned_data)
 
+    def games_listed(self) -> list[list[int]] | None:
+        """Each game's score ``[a, b]`` as the form listed them; None if it listed none
+        (or the match is one game)."""
+        return self.cleaned_data.get("games") if self.series else None
+
     def _result(self, data) -> tuple[int | None, list[int] | None]:
         winner = data["winner"]
         winner_id = None if winner == DRAW else int(winner)
         if data.get("score_a") is None:
             return winner_id, None
         return winner_id, [data["score_a"], data["score_b"]]
+
+
+def _games_parse(text: str) -> list[list[int]] | None:
+    """Games as people write them, "3-1, 0-2", as [[3, 1], [0, 2]]; None for no text. The
+    series rules (the games add up to the score, none drawn) are the service's."""
+    if not text.strip():
+        return None
+    games = []
+    for part in text.split(","):
+        found = GAME_PATTERN.fullmatch(part)
+        if found is None:
+            raise forms.ValidationError(
+                f"“{part.strip()}” is not a game's score: write them like 3-1, 0-2, 5-4.",
+                code="games_unreadable",
+            )
+        games.append([int(found[1]), int(found[2])])
+    return games
 
 
 def _agrees(

@@ -1,4 +1,4 @@
-"""How the pages word the service's values: money, statuses, formats.
+"""How the pages word the service's values: money, statuses, formats, rounds and results.
 
 The words are the live page's (consumers/static/live/live.js), so a tournament reads the
 same on every page.
@@ -6,6 +6,7 @@ same on every page.
 
 from django.conf import settings
 
+from matches.models import Match
 from tournaments.models import Tournament
 
 STATUS_LABELS = {
@@ -34,3 +35,49 @@ def money_text(amount: int, currency: str | None = None) -> str:
     sign = "-" if amount < 0 else ""
     units, cents = divmod(abs(amount), 100)
     return f"{sign}{units:,}.{cents:02d} {currency}"
+
+
+# --- Matches (my matches, the match room, the console) --------------------------------------
+
+MATCH_STATUS_LABELS = {
+    Match.Status.PENDING: "Waiting for the opponent",
+    Match.Status.READY: "Ready to play",
+    Match.Status.AWAITING_CONFIRMATION: "Awaiting confirmation",
+    Match.Status.DISPUTED: "Disputed",
+    Match.Status.COMPLETED: "Completed",
+}
+
+
+def round_label(match: Match, *, last_round: int | None) -> str:
+    """The round's name, as the live page names it: "Final", "Winners semifinals", "Losers
+    round 2", "Grand final reset", "Round 3 of 5"."""
+    tournament = match.tournament
+    if match.bracket == Match.Bracket.GRAND_FINAL:
+        return "Grand final" if match.round == 1 else "Grand final reset"
+    if match.bracket == Match.Bracket.LOSERS:
+        return "Losers final" if match.round == last_round else f"Losers round {match.round}"
+    if match.bracket == Match.Bracket.GROUP:
+        rounds = tournament.swiss_rounds if tournament.format == "swiss" else last_round
+        return f"Round {match.round} of {rounds}" if rounds else f"Round {match.round}"
+    double = tournament.format == Tournament.Format.DOUBLE_ELIMINATION
+    names = (
+        ["Winners final", "Winners semifinals", "Winners quarterfinals"]
+        if double
+        else ["Final", "Semifinals", "Quarterfinals"]
+    )
+    from_end = (last_round or match.round) - match.round
+    if from_end < len(names):
+        return names[from_end]
+    return f"Winners round {match.round}" if double else f"Round {match.round}"
+
+
+def result_text(
+    match: Match, names: dict[int, str], winner_id: int | None, scores: list[int] | None
+) -> str:
+    """A result in words: "Alice won 2–1", "Draw 1–1", "Alice won"."""
+    score = f" {scores[0]}–{scores[1]}" if scores else ""
+    if winner_id is None:
+        return f"Draw{score}"
+    if match.is_bye:
+        return f"{names.get(winner_id, 'A side')} went through (a bye)"
+    return f"{names.get(winner_id, 'A side')} won{score}"

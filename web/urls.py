@@ -35,6 +35,11 @@ urlpatterns = [
         manage.match_reset_submit,
         name="manage_match_reset",
     ),
+    path(
+        "tournaments/<int:tournament_id>/manage/participants/<int:participant_id>/disqualify",
+        manage.participant_disqualify_submit,
+        name="manage_participant_disqualify",
+    ),
     path("tournaments", tournaments.tournament_list_page, name="tournaments"),
     path(
         "tournaments/<int:tournament_id>",
@@ -50,6 +55,11 @@ urlpatterns = [
         "tournaments/<int:tournament_id>/leave",
         tournaments.tournament_leave_submit,
         name="tournament_leave",
+    ),
+    path(
+        "tournaments/<int:tournament_id>/check-in",
+        tournaments.tournament_check_in_submit,
+        name="tournament_check_in",
     ),
     path("signup", accounts.signup_page, name="signup"),
     path("login", accounts.login_page, name="login"),
@@ -71,4 +81,5 @@ urlpatterns = [
     path("matches/<int:match_id>/report", match_pages.match_report_submit, name="match_report"),
     path("matches/<int:match_id>/resolve", match_pages.match_resolve_submit, name="match_resolve"),
     path("matches/<int:match_id>/reset", match_pages.match_reset_submit, name="match_reset"),
+    path("matches/<int:match_id>/forfeit", match_pages.match_forfeit_submit, name="match_forfeit"),
 ]

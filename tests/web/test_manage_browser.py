@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 from django.core.management import call_command
-from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from conftest import PASSWORD
@@ -27,6 +25,7 @@ from matches.models import Match, MatchReport
 from matches.services import match_report, tournament_start
 from tests.browser import TIMEOUT_MS, Server, committed
 from tests.processes import database_url_of_the_tests, free_port
+from tests.web.clients import server_password_hash, session_cookie
 from tournaments.models import Participant, Tournament
 from tournaments.services import tournament_create, tournament_join, tournament_refunds_chunk
 from users.models import User
@@ -70,31 +69,15 @@ def _tasks_wait_on_the_broker(broker):
 
 
 @pytest.fixture
-def person(browser, queued_server):
-    """``person(user)``: a page in a browser context of its own, signed in as ``user`` by a
-    session cookie made here (or anonymous with None). Every page fails the test on a
-    JavaScript error."""
-    opened = []
+def person(new_page, queued_server):
+    """``person(user)``: a page in a browser context of its own (``new_page``), signed in
+    as ``user`` by a session cookie made here (or anonymous with None)."""
 
     def open_as(user, *, viewport=None):
-        context = browser.new_context(viewport=viewport or DESKTOP)
-        if user is not None:
-            client = Client()
-            client.force_login(user)
-            name = settings.SESSION_COOKIE_NAME
-            # Not marked Secure: the test server speaks plain HTTP.
-            context.add_cookies(
-                [{"name": name, "value": client.cookies[name].value, "url": queued_server.url("/")}]
-            )
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        opened.append(errors)
-        return page
+        cookies = [session_cookie(user, queued_server)] if user is not None else []
+        return new_page(viewport or DESKTOP, cookies=cookies)
 
-    yield open_as
-    assert [error for errors in opened for error in errors] == []
+    return open_as
 
 
 @pytest.fixture
@@ -103,9 +86,7 @@ def organizer_page(person, queued_server, make_user):
     (user, page). The password is hashed as the server hashes (the suite's own fast
     hasher is unknown to it), with few iterations."""
     user = make_user("olga")
-    User.objects.filter(pk=user.pk).update(
-        password=make_password(PASSWORD, hasher=_QuickPBKDF2PasswordHasher())
-    )
+    User.objects.filter(pk=user.pk).update(password=server_password_hash(PASSWORD))
     page = person(None)
     page.goto(queued_server.url("/login?next=/tournaments/new"))
     page.get_by_label("Username").fill("olga")
@@ -115,12 +96,6 @@ def organizer_page(person, queued_server, make_user):
     # on a busy machine.
     page.wait_for_url("**/tournaments/new", timeout=3 * TIMEOUT_MS)
     return user, page
-
-
-class _QuickPBKDF2PasswordHasher(PBKDF2PasswordHasher):
-    """The server's hasher (its hashes carry their iteration count) at a test's cost."""
-
-    iterations = 1000
 
 
 def open_console(page, server, tournament):
@@ -167,7 +142,7 @@ def test_the_organizer_creates_a_tournament_and_sees_players_join_live_then_star
 
     # The form, with a mistake first: the error is said on its field, the input is kept.
     page.get_by_label("Name").fill("Spring Open")
-    page.get_by_label("Game").fill("Chess")
+    page.get_by_role("textbox", name="Game").fill("Chess")
     page.get_by_label("Format").select_option(label="Single elimination")
     page.get_by_label("Places").fill("8")
     page.get_by_label("Entry fee (USD)").fill("2.50")

@@ -14,6 +14,7 @@ from django.test import Client
 from matches.models import Match, MatchReport
 from matches.selectors import match_confirmation_deadline, match_room_get, player_matches_list
 from matches.services import match_report, match_resolve, tournament_start
+from tests.web.clients import signed_in
 from tournaments.models import Participant, Tournament
 from tournaments.services import (
     team_accept,
@@ -24,47 +25,13 @@ from tournaments.services import (
     tournament_join,
     tournament_leave,
 )
-from web.views.matches import ERROR_WORDS, round_label
+from web.presentation import round_label
+from web.views.matches import ERROR_WORDS
 
 pytestmark = pytest.mark.django_db
 
 
-# --- Fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def organizer(make_user):
-    return make_user("organizer")
-
-
-@pytest.fixture
-def cup(make_user, organizer):
-    """A started solo tournament of ``n`` players named ``<prefix>1``...; returns it."""
-    counter = iter(range(1, 10**6))
-
-    def make(n=4, *, format="single_elimination", start=True, players=None, **fields):
-        tournament = tournament_create(
-            organizer=organizer,
-            name=f"Cup {next(counter)}",
-            format=format,
-            max_participants=max(n, 2),
-            **fields,
-        )
-        for i in range(n):
-            user = players[i] if players and i < len(players) else make_user()
-            tournament_join(tournament_id=tournament.pk, user=user)
-        if start:
-            tournament_start(tournament_id=tournament.pk, user=organizer)
-        return tournament
-
-    return make
-
-
-def signed_in(user=None, **client_options) -> Client:
-    client = Client(**client_options)
-    if user is not None:
-        client.force_login(user)
-    return client
+# --- Helpers (the fixtures are in conftest.py) ----------------------------------------------
 
 
 def first_ready(tournament) -> Match:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from matches.models import Match
 from matches.services import match_report, match_resolve, tournament_start
-from tests.browser import TIMEOUT_MS, committed
+from tests.browser import committed
+from tests.web.clients import session_cookie
 from tournaments.models import Participant
 from tournaments.services import tournament_create, tournament_join
 
@@ -35,39 +35,18 @@ WITHIN_A_SECOND_MS = 1_000
 
 
 @pytest.fixture
-def person(browser, server):
-    """``person(user)``: a page in a browser context of its own, signed in as ``user`` (or
-    anonymous with None) by a session made here and handed over as its cookie. Every page
-    fails the test on a JavaScript error."""
-    opened = []
+def person(new_page, server):
+    """``person(user)``: a page in a browser context of its own (``new_page``), signed in
+    as ``user`` (or anonymous with None) by a session made here and handed over as its
+    cookie."""
 
     def open_as(user, *, viewport=None, javascript=True):
-        context = browser.new_context(
-            viewport=viewport or {"width": 1200, "height": 900}, java_script_enabled=javascript
+        cookies = [session_cookie(user, server)] if user is not None else []
+        return new_page(
+            viewport or {"width": 1200, "height": 900}, cookies=cookies, javascript=javascript
         )
-        if user is not None:
-            context.add_cookies([session_cookie(user, server)])
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        opened.append((context, errors))
-        return page
 
-    yield open_as
-    for context, _ in opened:
-        context.close()
-    assert [error for _, errors in opened for error in errors] == []
-
-
-def session_cookie(user, server) -> dict:
-    """A signed-in session of ``user`` as a cookie for the server (Django's own login)."""
-    client = Client()
-    client.force_login(user)
-    name = settings.SESSION_COOKIE_NAME
-    # Not marked Secure: the test server speaks plain HTTP (the suite runs with DEBUG off,
-    # where Django marks its own session cookie Secure).
-    return {"name": name, "value": client.cookies[name].value, "url": server.url("/")}
+    return open_as
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ rotates the session key and the CSRF token (``django.contrib.auth.login``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
@@ -83,14 +85,12 @@ def signup_page(request: HttpRequest) -> HttpResponse:
     """``/signup``: a new player account with an empty wallet (``users.services.user_register``),
     signed in at once. The password rules (Django's validators) are the service's; what it
     refuses is shown on the form, which keeps what was typed (but the passwords)."""
-    next_url = safe_next(request)
-    if request.method != "POST":
-        if request.user.is_authenticated:
-            return redirect(next_url or HOME_PATH)
-        return _signup_render(request, SignUpForm(), next_url)
-    form = SignUpForm(request.POST)
-    if not form.is_valid():
-        return _signup_render(request, form, next_url, status=400)
+    return _account_form_page(
+        request, SignUpForm, template="web/account_signup.html", section="signup", act=_sign_up
+    )
+
+
+def _sign_up(request: HttpRequest, form: SignUpForm) -> int | None:
     data = form.cleaned_data
     try:
         user, _token = user_register(
@@ -101,21 +101,10 @@ def signup_page(request: HttpRequest) -> HttpResponse:
         )
     except DomainError as error:
         add_domain_error(form, error)
-        return _signup_render(request, form, next_url, status=400)
+        return 400
     # ModelBackend, not axes' backend first in the list: nothing was authenticated here.
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    return see_other(next_url or HOME_PATH)
-
-
-def _signup_render(
-    request: HttpRequest, form: SignUpForm, next_url: str | None, *, status: int = 200
-) -> HttpResponse:
-    return render(
-        request,
-        "web/account_signup.html",
-        {"section": "signup", "form": form, "next": next_url},
-        status=status,
-    )
+    return None
 
 
 @never_cache
@@ -128,38 +117,56 @@ def login_page(request: HttpRequest) -> HttpResponse:
     failures up to the limit each say "wrong username or password" and only the attempts
     after them say "locked out" (429), with the right password too.
     """
-    next_url = safe_next(request)
-    if request.method != "POST":
-        if request.user.is_authenticated:
-            return redirect(next_url or HOME_PATH)
-        return _login_render(request, LoginForm(), next_url)
-    form = LoginForm(request.POST)
-    if not form.is_valid():
-        return _login_render(request, form, next_url, status=400)
+    return _account_form_page(
+        request, LoginForm, template="web/account_login.html", section="login", act=_sign_in
+    )
+
+
+def _sign_in(request: HttpRequest, form: LoginForm) -> int | None:
     username, password = form.cleaned_data["username"], form.cleaned_data["password"]
     if not AxesProxyHandler.is_allowed(request, {"username": username}):
         form.add_error(None, LOCKED_OUT_WORDS.format(minutes=_lockout_minutes()))
-        return _login_render(request, form, next_url, status=429)
+        return 429
     user = authenticate(request, username=username, password=password)
     # This failure may be the one that locks the username; the lockout applies from the
     # next attempt, so keep axes' middleware from turning this answer into its own.
     request.axes_locked_out = False
     if user is None:
         form.add_error(None, INVALID_CREDENTIALS_WORDS)
-        return _login_render(request, form, next_url, status=400)
+        return 400
     login(request, user)
-    return see_other(next_url or HOME_PATH)
+    return None
 
 
-def _login_render(
-    request: HttpRequest, form: LoginForm, next_url: str | None, *, status: int = 200
+def _account_form_page(
+    request: HttpRequest,
+    form_class: type[SignUpForm] | type[LoginForm],
+    *,
+    template: str,
+    section: str,
+    act: Callable[[HttpRequest, SignUpForm | LoginForm], int | None],
 ) -> HttpResponse:
-    return render(
-        request,
-        "web/account_login.html",
-        {"section": "login", "form": form, "next": next_url},
-        status=status,
-    )
+    """The flow sign-up and sign-in share. GET: the empty form, or straight on to ``next``
+    for someone signed in already. POST: the form checked, then ``act`` (which signs the
+    user in and answers None, or says why not on the form and answers the status to show
+    it with), then on to ``next`` (303); ``next`` is kept through every refusal."""
+    next_url = safe_next(request)
+
+    def form_page(form: SignUpForm | LoginForm, *, status: int = 200) -> HttpResponse:
+        context = {"section": section, "form": form, "next": next_url}
+        return render(request, template, context, status=status)
+
+    if request.method != "POST":
+        if request.user.is_authenticated:
+            return redirect(next_url or HOME_PATH)
+        return form_page(form_class())
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return form_page(form, status=400)
+    refused_status = act(request, form)
+    if refused_status is not None:
+        return form_page(form, status=refused_status)
+    return see_other(next_url or HOME_PATH)
 
 
 @require_POST

@@ -15,7 +15,6 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,24 +30,15 @@ from matches.selectors import (
     match_room_get,
     player_matches_list,
 )
-from matches.services import match_report, match_reset, match_resolve
+from matches.services import match_forfeit, match_report, match_reset, match_resolve
 from project.encoding import datetime_text
 from project.errors import DomainError
 from tournaments.models import Participant, Tournament
 from web.forms_matches import ResultForm
-
-# Issue 12 fixes the sign-in page's path (another module of web/ serves it).
-LOGIN_PATH = "/login"
+from web.presentation import MATCH_STATUS_LABELS, result_text, round_label
+from web.views.accounts import login_required_redirect
 
 Status = Match.Status
-
-MATCH_STATUS_LABELS = {
-    Status.PENDING: "Waiting for the opponent",
-    Status.READY: "Ready to play",
-    Status.AWAITING_CONFIRMATION: "Awaiting confirmation",
-    Status.DISPUTED: "Disputed",
-    Status.COMPLETED: "Completed",
-}
 
 # The API's error codes (API.md, "Matches"; matches/errors.py, tournaments/errors.py) as a
 # person reads them. The room's script words the socket's replies with the same sentences.
@@ -79,33 +69,6 @@ def error_words(error: DomainError) -> str:
     if error.code == "invalid_result":
         return f"{words} {error.detail}"
     return words
-
-
-def round_label(match: Match, *, last_round: int | None) -> str:
-    """The round's name, as the live page names it: "Final", "Winners semifinals", "Losers
-    round 2", "Grand final reset", "Round 3 of 5"."""
-    tournament = match.tournament
-    if match.bracket == Match.Bracket.GRAND_FINAL:
-        return "Grand final" if match.round == 1 else "Grand final reset"
-    if match.bracket == Match.Bracket.LOSERS:
-        return "Losers final" if match.round == last_round else f"Losers round {match.round}"
-    if match.bracket == Match.Bracket.GROUP:
-        rounds = tournament.swiss_rounds if tournament.format == "swiss" else last_round
-        return f"Round {match.round} of {rounds}" if rounds else f"Round {match.round}"
-    double = tournament.format == Tournament.Format.DOUBLE_ELIMINATION
-    names = (
-        ["Winners final", "Winners semifinals", "Winners quarterfinals"]
-        if double
-        else ["Final", "Semifinals", "Quarterfinals"]
-    )
-    from_end = (last_round or match.round) - match.round
-    if from_end < len(names):
-        return names[from_end]
-    return f"Winners round {match.round}" if double else f"Round {match.round}"
-
-
-def login_redirect(request: HttpRequest, next_path: str) -> HttpResponse:
-    return redirect_to_login(next_path, login_url=LOGIN_PATH)
 
 
 # --- My matches -----------------------------------------------------------------------------
@@ -148,7 +111,7 @@ def my_matches_page(request: HttpRequest) -> HttpResponse:
     """``/me/matches``: the signed-in user's open matches in every tournament they play in,
     solo or on a team's roster, and the tournaments they wait to start; live."""
     if not request.user.is_authenticated:
-        return login_redirect(request, request.get_full_path())
+        return login_required_redirect(request)
     listing = player_matches_list(user=request.user)
     mine_by_id = {p.pk: p for p in listing.participations}
     rows = []
@@ -444,18 +407,6 @@ def _room_render(
     )
 
 
-def result_text(
-    match: Match, names: dict[int, str], winner_id: int | None, scores: list[int] | None
-) -> str:
-    """A result in words: "Alice won 2–1", "Draw 1–1", "Alice won"."""
-    score = f" {scores[0]}–{scores[1]}" if scores else ""
-    if winner_id is None:
-        return f"Draw{score}"
-    if match.is_bye:
-        return f"{names.get(winner_id, 'A side')} went through (a bye)"
-    return f"{names.get(winner_id, 'A side')} won{score}"
-
-
 def deadline_words(match: Match, names: dict[int, str], mine: int | None) -> tuple[str, str]:
     """Whose report the deadline confirms and who can stop it, said to the viewer:
     ("Your report", "ana confirms or disputes it"), ("ana’s report", "you confirm or
@@ -501,7 +452,7 @@ def _report_outcome(match: Match, names: dict[int, str], reporter_side: int | No
 def match_report_submit(request: HttpRequest, match_id: int) -> HttpResponse:
     """A side's result from one of the room's forms (``form``: report, confirm or dispute)."""
     if not request.user.is_authenticated:
-        return login_redirect(request, _room_path(match_id))
+        return login_required_redirect(request, _room_path(match_id))
     room = _room_or_404(match_id)
     viewer = viewer_of(room, request.user)
     name = request.POST.get("form")
@@ -513,7 +464,11 @@ def match_report_submit(request: HttpRequest, match_id: int) -> HttpResponse:
     winner_id, scores = form.result()
     try:
         match = match_report(
-            match_id=match_id, user=request.user, winner_id=winner_id, scores=scores
+            match_id=match_id,
+            user=request.user,
+            winner_id=winner_id,
+            scores=scores,
+            games=form.games_listed(),
         )
     except DomainError as error:
         return _refused(request, match_id, form, error)
@@ -525,7 +480,7 @@ def match_report_submit(request: HttpRequest, match_id: int) -> HttpResponse:
 def match_resolve_submit(request: HttpRequest, match_id: int) -> HttpResponse:
     """The organizer's result for the match (settles a dispute, or overrides)."""
     if not request.user.is_authenticated:
-        return login_redirect(request, _room_path(match_id))
+        return login_required_redirect(request, _room_path(match_id))
     room = _room_or_404(match_id)
     form = _result_form(room, viewer_of(room, request.user), "resolve", data=request.POST)
     if not form.is_valid():
@@ -533,7 +488,11 @@ def match_resolve_submit(request: HttpRequest, match_id: int) -> HttpResponse:
     winner_id, scores = form.result()
     try:
         match = match_resolve(
-            match_id=match_id, user=request.user, winner_id=winner_id, scores=scores
+            match_id=match_id,
+            user=request.user,
+            winner_id=winner_id,
+            scores=scores,
+            games=form.games_listed(),
         )
     except DomainError as error:
         return _refused(request, match_id, form, error)
@@ -549,13 +508,32 @@ def match_resolve_submit(request: HttpRequest, match_id: int) -> HttpResponse:
 def match_reset_submit(request: HttpRequest, match_id: int) -> HttpResponse:
     """The organizer takes the match back to ``ready``: reports and result dropped."""
     if not request.user.is_authenticated:
-        return login_redirect(request, _room_path(match_id))
+        return login_required_redirect(request, _room_path(match_id))
     _room_or_404(match_id)
     try:
         match_reset(match_id=match_id, user=request.user)
     except DomainError as error:
         return _refused(request, match_id, None, error)
     return _acted(request, match_id, "Reset: the match is ready to be played and reported again.")
+
+
+@require_POST
+def match_forfeit_submit(request: HttpRequest, match_id: int) -> HttpResponse:
+    """A side gives its match up (``matches.services.match_forfeit``), once its captain has
+    ticked the confirmation box (the form's ``confirm``; without it nothing is sent)."""
+    if not request.user.is_authenticated:
+        return login_required_redirect(request, _room_path(match_id))
+    room = _room_or_404(match_id)
+    if request.POST.get("confirm") != "yes":
+        return _room_render(
+            request, room, error="Tick “I give this match up” to forfeit it.", status=400
+        )
+    try:
+        match = match_forfeit(match_id=match_id, user=request.user)
+    except DomainError as error:
+        return _refused(request, match_id, None, error)
+    winner = _names(room.match).get(match.winner_id, "the other side")
+    return _acted(request, match_id, f"Forfeited: {winner} wins the match.")
 
 
 def _refused(

@@ -3,6 +3,7 @@
 "Leave" forms. Each view parses the query or the form, calls one selector or service and
 renders a template of ``web/templates/web/``; a service's refusal is shown in words."""
 
+from datetime import timedelta
 from typing import NamedTuple
 from urllib.parse import urlencode
 
@@ -18,7 +19,12 @@ from project.errors import DomainError
 from tournaments.errors import TournamentNotFound
 from tournaments.models import Participant, Tournament
 from tournaments.selectors import teams_captained_list, tournament_list, tournament_page_get
-from tournaments.services import tournament_join, tournament_leave
+from tournaments.services import (
+    check_in_is_open,
+    tournament_check_in,
+    tournament_join,
+    tournament_leave,
+)
 from wallets.selectors import wallet_balances, wallet_get
 from web.forms import TeamJoinForm
 from web.presentation import STATUS_LABELS, money_text
@@ -95,9 +101,9 @@ class Viewer(NamedTuple):
 def viewer_of(tournament: Tournament, user) -> Viewer:
     if not user.is_authenticated:
         return Viewer(plays_for=None, captains=[], organizer=False)
-    registered = [
-        p for p in tournament.loaded_participants if p.status == Participant.Status.REGISTERED
-    ]
+    # A waiting entry is the user's entry too: they may leave the waitlist, or check in.
+    entered = (Participant.Status.REGISTERED, Participant.Status.WAITLISTED)
+    registered = [p for p in tournament.loaded_participants if p.status in entered]
     plays_for = next(
         (p for p in registered if any(m.user_id == user.pk for m in p.loaded_roster)), None
     )
@@ -163,12 +169,18 @@ def _detail_render(
     full = tournament.participant_count >= tournament.max_participants
     # The join form: for a player not yet playing here, while a place is free.
     can_join = user.is_authenticated and registration and not full and viewer.plays_for is None
+    # When full, the same form puts the entry on the waitlist (nothing is charged then).
+    can_wait = user.is_authenticated and registration and full and viewer.plays_for is None
+    # "Check in": for an entry the user acts for (solo, or captain) while the window is open.
+    check_in_entry = None
+    if check_in_is_open(tournament):
+        check_in_entry = next((p for p in viewer.captains if not p.checked_in), None)
     balance = None
     if user.is_authenticated and registration and tournament.entry_fee:
         wallet = wallet_get(user_id=user.pk)
         balance = wallet.balance if wallet else 0
     team_entries = []
-    if can_join and tournament.is_team_event:
+    if (can_join or can_wait) and tournament.is_team_event:
         team_entries = [
             _team_entry(team, tournament=tournament, posted=join_form)
             for team in teams_captained_list(user_id=user.pk)
@@ -195,6 +207,9 @@ def _detail_render(
             "registration": registration,
             "full": full,
             "can_join": can_join,
+            "can_wait": can_wait,
+            "check_in_entry": check_in_entry,
+            "check_in_opens": _check_in_opens(tournament),
             "can_leave": registration and bool(viewer.captains),
             "balance": balance,
             "short_of_fee": balance is not None and balance < tournament.entry_fee,
@@ -205,6 +220,13 @@ def _detail_render(
         },
         status=status,
     )
+
+
+def _check_in_opens(tournament: Tournament):
+    """When check-in opens, for a tournament in registration that has one (else None)."""
+    if not tournament.has_check_in or tournament.status != Tournament.Status.REGISTRATION:
+        return None
+    return tournament.starts_at - timedelta(minutes=tournament.check_in_opens_minutes)
 
 
 def _team_entry(team, *, tournament: Tournament, posted: TeamJoinForm | None) -> dict:
@@ -254,6 +276,7 @@ def tournament_join_submit(request: HttpRequest, tournament_id: int) -> HttpResp
             user=request.user,
             team_id=team_id,
             member_ids=member_ids,
+            waitlist=request.POST.get("waitlist") == "1",
         )
     except DomainError as error:
         return _detail_render(
@@ -264,6 +287,14 @@ def tournament_join_submit(request: HttpRequest, tournament_id: int) -> HttpResp
             status=error.status,
         )
     fee = tournament.entry_fee
+    if participant.status == Participant.Status.WAITLISTED:
+        messages.success(
+            request,
+            f"{participant.name} is #{participant.waitlist_position} on the waitlist of "
+            f"{tournament.name}. Nothing was charged: the entry fee is paid only if a place "
+            "frees up for you.",
+        )
+        return see_other(_detail_path(tournament_id))
     if tournament.is_team_event:
         charged = (
             f" Each of its {len(participant.loaded_roster)} players paid the entry fee of "
@@ -285,6 +316,9 @@ def tournament_leave_submit(request: HttpRequest, tournament_id: int) -> HttpRes
     if not request.user.is_authenticated:
         return login_required_redirect(request, _detail_path(tournament_id))
     tournament = _page_or_404(tournament_id)
+    captains = viewer_of(tournament, request.user).captains
+    # A waiting entry leaves the waitlist: it paid nothing, so nothing is refunded.
+    waiting = bool(captains) and all(p.status == Participant.Status.WAITLISTED for p in captains)
     try:
         participant = tournament_leave(tournament_id=tournament_id, user=request.user)
     except DomainError as error:
@@ -295,13 +329,42 @@ def tournament_leave_submit(request: HttpRequest, tournament_id: int) -> HttpRes
             status=error.status,
         )
     fee = tournament.entry_fee
-    if tournament.is_team_event:
+    if waiting:
+        messages.success(request, f"{participant.name} left the waitlist of {tournament.name}.")
+    elif tournament.is_team_event:
         refunded = " Every player's entry fee was refunded." if fee else ""
         messages.success(request, f"{participant.name} left {tournament.name}.{refunded}")
     else:
         refunded = f" Your entry fee of {money_text(fee)} was refunded." if fee else ""
         messages.success(request, f"You left {tournament.name}.{refunded}")
     return see_other(_detail_path(tournament_id))
+
+
+@require_POST
+def tournament_check_in_submit(request: HttpRequest, tournament_id: int) -> HttpResponse:
+    """The "Check in" button: the player, or the captain for the team
+    (``tournaments.services.tournament_check_in``); a refusal is shown in words."""
+    if not request.user.is_authenticated:
+        return login_required_redirect(request, _detail_path(tournament_id))
+    try:
+        participant = tournament_check_in(tournament_id=tournament_id, user=request.user)
+    except DomainError as error:
+        return _detail_render(
+            request,
+            _page_or_404(tournament_id),
+            error=CHECK_IN_ERROR_WORDS.get(error.code, error.detail),
+            status=error.status,
+        )
+    messages.success(request, f"{participant.name} is checked in.")
+    return see_other(_detail_path(tournament_id))
+
+
+CHECK_IN_ERROR_WORDS = {
+    "check_in_closed": "Check-in is not open: it opens before the start and closes when the "
+    "tournament starts.",
+    "not_registered": "You have no entry in this tournament to check in.",
+    "not_captain": "Only the team's captain can check the team in.",
+}
 
 
 def _form_messages(form: TeamJoinForm) -> list[str]:

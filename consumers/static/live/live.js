@@ -392,11 +392,46 @@
       { class: "panel registration" },
       el("h2", {}, t.status === "registration" ? "Registered so far" : "Participants"),
       people.length
-        ? el("ol", { class: "roster" }, people.map((p) => el("li", { title: membersOf(p) }, p.name)))
+        ? el("ol", { class: "roster" }, people.map((p) => rosterLine(p, t)))
         : el("p", { class: "empty" }, "Nobody has joined yet."),
+      waitlistBlock(t),
       t.status === "registration"
         ? el("p", { class: "hint" }, "The bracket appears here as soon as the organizer starts the tournament.")
         : null
+    );
+  }
+
+  /* A roster line; a disqualified participant stays listed (its results stand), marked.
+     Before the start of a tournament with check-in, each line says whether it checked in. */
+  function rosterLine(p, t) {
+    const out = p.status === "disqualified";
+    const checkIn = t && t.status === "registration" && t.check_in_opens_minutes > 0;
+    return el(
+      "li",
+      { title: membersOf(p), class: out ? "disqualified" : "" },
+      p.name,
+      out ? el("span", { class: "tag", "data-status": "disqualified" }, "disqualified") : null,
+      checkIn
+        ? el(
+            "span",
+            { class: "tag", "data-check-in": p.checked_in ? "yes" : "no" },
+            p.checked_in ? "checked in" : "not checked in"
+          )
+        : null
+    );
+  }
+
+  /* The entries waiting for a place, in line (registration only; removed at the start). */
+  function waitlistBlock(t) {
+    const waiting = [...state.participants.values()]
+      .filter((p) => p.status === "waitlisted")
+      .sort((x, y) => x.waitlist_position - y.waitlist_position);
+    if (t.status !== "registration" || !waiting.length) return null;
+    return el(
+      "div",
+      { class: "waitlist" },
+      el("h3", {}, `Waitlist (${waiting.length})`),
+      el("ol", { class: "roster" }, waiting.map((p) => rosterLine(p, t)))
     );
   }
 
@@ -679,6 +714,8 @@
       card.style.animationDelay = `-${Date.now() - changed}ms`;
     }
     card.append(side(m, "a"), side(m, "b"), el("div", { class: "caption" }, caption(m)));
+    // A best-of series: the sides' scores above are games won; the games, when listed.
+    if (m.best_of > 1) card.append(el("div", { class: "series" }, seriesText(m)));
     return card;
   }
 
@@ -693,7 +730,15 @@
     return el(
       "div",
       {
-        class: ["side", result, id === null ? "empty-side" : ""].filter(Boolean).join(" "),
+        class: [
+          "side",
+          result,
+          id === null ? "empty-side" : "",
+          participant?.status === "disqualified" ? "disqualified" : "",
+          id !== null && m.forfeit === id ? "forfeited" : "",
+        ]
+          .filter(Boolean)
+          .join(" "),
         "data-side": which,
         "data-participant": id ?? "",
         title: membersOf(participant),
@@ -704,9 +749,17 @@
     );
   }
 
+  /* "Best of 3", and each game's score once the result listed them (consumers.views
+   * words it alike on the page's first render). */
+  function seriesText(m) {
+    const games = m.games ? ` · ${m.games.map(([a, b]) => `${a}–${b}`).join(", ")}` : "";
+    return `Best of ${m.best_of}${games}`;
+  }
+
   function caption(m) {
     switch (m.status) {
       case "completed":
+        if (m.forfeit) return `${nameOf(m.forfeit)} forfeited`;
         return m.winner === null ? "Draw" : "Finished";
       case "ready":
         return "Ready to play";
@@ -741,7 +794,7 @@
 
   function activeParticipants() {
     return [...state.participants.values()]
-      .filter((p) => p.status !== "left")
+      .filter((p) => p.status !== "left" && p.status !== "waitlisted")
       .sort((x, y) => (x.seed ?? Infinity) - (y.seed ?? Infinity) || x.id - y.id);
   }
 

@@ -370,7 +370,35 @@
     }
     if (p.status === "refunded") node.append(" ", el("span", { class: "tag", "data-status": "refunded" }, "Refunded"));
     else if (tournament.status === "cancelled") node.append(" ", el("span", { class: "tag", "data-status": "pending" }, "Refund pending"));
+    if (p.status === "disqualified") node.append(" ", el("span", { class: "tag", "data-status": "disqualified" }, "Disqualified"));
+    else if (tournament.status === "in_progress" && p.status === "registered") node.append(" ", disqualifyForm(p));
     return node;
+  }
+
+  /* The same form as manage.html's: a box to tick, then the button (no socket action). */
+  function disqualifyForm(p) {
+    return el(
+      "form",
+      {
+        class: "disqualify-form",
+        method: "post",
+        action: `/tournaments/${tournament.id}/manage/participants/${p.id}/disqualify`,
+        "data-form": "disqualify",
+      },
+      csrfInput(),
+      el(
+        "details",
+        {},
+        el("summary", {}, "Disqualify"),
+        el(
+          "p",
+          {},
+          `${p.name} forfeits its current match at once and every later one as it comes; it takes no place, no prize and no refund. This cannot be undone.`,
+        ),
+        el("label", {}, el("input", { type: "checkbox", name: "confirm", value: "yes", required: "" }), ` Disqualify ${p.name}`),
+        el("button", { type: "submit", class: "danger" }, "Disqualify"),
+      ),
+    );
   }
 
   function show(id, shown) {
@@ -498,6 +526,10 @@
         participants.set(d.participant.id, d.participant);
         arrived = d.participant.id;
         announce(`${d.participant.name} registered.`);
+        break;
+      case "participant.disqualified":
+        participants.set(d.participant.id, d.participant);
+        announce(`${d.participant.name} was disqualified.`);
         break;
       case "participant.left":
         participants.delete(d.participant.id);

@@ -127,6 +127,10 @@
     const result = document.getElementById("result");
     result.hidden = match.status !== "completed";
     result.textContent = match.status === "completed" ? resultText(match.winner, match.scores) : "";
+    const games = document.querySelector("#series [data-games]"); // a best-of series only
+    if (games) {
+      games.textContent = match.games ? ` · games ${match.games.map(([a, b]) => `${a}–${b}`).join(", ")}` : "";
+    }
 
     renderReports();
     renderCountdown();
@@ -272,6 +276,13 @@
       return { error: "Scores are whole numbers, 0 or more." };
     }
     const result = { winner: winner === "draw" ? null : Number(winner), scores };
+    // A best-of series may list its games, "3-1, 0-2" (web.forms_matches reads them alike).
+    const gamesField = fields[`${prefix}-games`];
+    if (gamesField && gamesField.value.trim() !== "") {
+      const games = gamesField.value.split(",").map((part) => part.match(/^\s*(\d{1,7})\s*[-–:]\s*(\d{1,7})\s*$/));
+      if (games.some((found) => !found)) return { error: "Write the games' scores like 3-1, 0-2, 5-4." };
+      result.games = games.map((found) => [Number(found[1]), Number(found[2])]);
+    }
     if (prefix === "dispute") {
       const theirs = match.reports.find((r) => r.participant !== mySide());
       const sameScores = !scores || !theirs?.scores || scores.join() === theirs.scores.join();
@@ -300,6 +311,7 @@
       action: form.dataset.socketAction,
       winner: result.winner,
       scores: result.scores,
+      ...(result.games ? { games: result.games } : {}),
       request_id: requestId,
     });
     if (!sent) {
