@@ -4,8 +4,10 @@ the start. A result the organizer settles is the match room's ``ResultForm``
 
 The limits are the API's (API.md "Tournaments"; ``tournaments.serializers.
 TournamentCreateSerializer``), taken from the same constants, and every message says what
-to type instead. ``tournaments.services.tournament_create`` checks the prize split again;
-what it refuses is put back on its field by the view.
+to type instead. The start time, automatic start and check-in are checked together by the
+API's own rule (``tournaments.models.match_play_errors``). ``tournaments.services.
+tournament_create`` checks the prize split and those settings again; what it refuses is
+put back on its field by the view.
 """
 
 from __future__ import annotations
@@ -15,14 +17,19 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
 from tournaments.models import (
+    BEST_OF_CHOICES,
+    CHECK_IN_MINUTES_MAX,
+    CHECK_IN_MINUTES_MIN,
     GAME_MAX_LENGTH,
     MAX_PARTICIPANTS,
     MAX_TEAM_SIZE,
     MIN_PARTICIPANTS,
     NAME_MAX_LENGTH,
     Tournament,
+    match_play_errors,
     prize_split_errors,
 )
 from web.presentation import FORMAT_LABELS
@@ -32,6 +39,8 @@ ENTRY_FEE_MAX_CENTS = 10**12
 SWISS_ROUNDS_MAX = 64  # as TournamentCreateSerializer.swiss_rounds
 # Percentages are typed "60, 30, 10" (commas, spaces or both between them).
 _SPLIT_SEPARATORS = re.compile(r"[\s,;]+")
+# What a ``datetime-local`` input sends (the browser's own format; seconds only if typed).
+DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 class TournamentCreateForm(forms.Form):
@@ -131,12 +140,73 @@ class TournamentCreateForm(forms.Form):
         },
     )
 
+    best_of = forms.TypedChoiceField(
+        label="Games per match",
+        choices=[(n, "1 game" if n == 1 else f"Best of {n}") for n in BEST_OF_CHOICES],
+        coerce=int,
+        initial=1,
+        required=False,  # left out (a form from before series): one game
+        empty_value=1,
+        help_text="A best-of series is won by the first side to win more than half its games.",
+        error_messages={"invalid_choice": "Choose 1 game, or best of 3, 5 or 7."},
+    )
+    best_of_final = forms.TypedChoiceField(
+        label="Games in the final",
+        choices=[("", "As every match")]
+        + [(n, "1 game" if n == 1 else f"Best of {n}") for n in BEST_OF_CHOICES],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="Elimination formats: the final (both grand finals in double elimination). "
+        "Round robin and swiss play every match as above.",
+        error_messages={"invalid_choice": "Choose 1 game, or best of 3, 5 or 7."},
+    )
+
+    # The start. A datetime-local input has no time zone: the form reads it in the current
+    # time zone (settings.TIME_ZONE), which __init__ names in the help text.
+    starts_at = forms.DateTimeField(
+        label="Starts at",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL_FORMAT),
+        error_messages={
+            "invalid": "Give the start as a date and a time, like 2026-12-24 18:30.",
+        },
+    )
+    auto_start = forms.BooleanField(
+        label="Start automatically at that time",
+        required=False,
+        help_text="At the start time registration closes and the bracket is drawn, seeded in "
+        "order of registration; with fewer than 2 participants it stays open for you to "
+        "start. Unticked, you start it from its console.",
+    )
+    check_in_opens_minutes = forms.IntegerField(
+        label="Check-in opens (minutes before the start; 0 = no check-in)",
+        required=False,  # left out or empty: no check-in
+        initial=0,
+        help_text=f"0, or {CHECK_IN_MINUTES_MIN} to {CHECK_IN_MINUTES_MAX} (a day). Entries that "
+        "have not checked in when the tournament starts are removed, and their fees refunded.",
+        error_messages={
+            "invalid": "Check-in is a whole number of minutes, like 30; 0 for no check-in.",
+        },
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The currency is the deployment's (settings.CURRENCY): read it now, not at import.
         self.fields["entry_fee"].label = f"Entry fee ({settings.CURRENCY})"
-        for name in ("team_size", "max_participants", "swiss_rounds"):
+        for name in ("team_size", "max_participants", "swiss_rounds", "check_in_opens_minutes"):
             self.fields[name].widget.attrs["inputmode"] = "numeric"
+        self.fields["check_in_opens_minutes"].widget.attrs.update(
+            {"min": 0, "max": CHECK_IN_MINUTES_MAX}
+        )
+        # The zone the start is read in: the one DateTimeField converts from (the current
+        # one, settings.TIME_ZONE), named with the time there now, to convert from one's own.
+        zone = timezone.get_current_timezone_name()
+        now_there = timezone.localtime().strftime("%H:%M")
+        self.fields["starts_at"].help_text = (
+            f"The date and time in {zone} (the server's time zone, where it is {now_there} "
+            "now), not your own. Optional; an automatic start or a check-in needs it."
+        )
         self.fields["entry_fee"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})
         self.fields["prize_split"].widget.attrs.update(
             {"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"}
@@ -180,7 +250,28 @@ class TournamentCreateForm(forms.Form):
                 "swiss_rounds",
                 "Only swiss tournaments have rounds: leave this empty, or choose Swiss.",
             )
+        self._match_play_check(data)
         return data
+
+    def clean_check_in_opens_minutes(self) -> int:
+        minutes = self.cleaned_data["check_in_opens_minutes"]
+        return 0 if minutes is None else minutes
+
+    def _match_play_check(self, data: dict) -> None:
+        """The API's rule for the start, the automatic start and the check-in together
+        (``match_play_errors``), each message on its field. A field already refused on its
+        own (a start that is not a date) is not blamed again for what follows from that."""
+        errors = match_play_errors(
+            best_of=data.get("best_of", BEST_OF_CHOICES[0]),
+            best_of_final=data.get("best_of_final"),
+            starts_at=data.get("starts_at"),
+            auto_start=data.get("auto_start", False),
+            check_in_opens_minutes=data.get("check_in_opens_minutes") or 0,
+        )
+        for field, messages in errors.items():
+            if field in self.fields and field not in self.errors:
+                for message in messages:
+                    self.add_error(field, message)
 
     def service_fields(self) -> dict:
         """The keyword arguments of ``tournaments.services.tournament_create`` (all but the
@@ -194,6 +285,11 @@ class TournamentCreateForm(forms.Form):
             "max_participants": data["max_participants"],
             "entry_fee": int(data["entry_fee"] * 100),
             "prize_split": data["prize_split"],
+            "best_of": data["best_of"],
+            "best_of_final": data.get("best_of_final"),
+            "starts_at": data.get("starts_at"),
+            "auto_start": data.get("auto_start", False),
+            "check_in_opens_minutes": data.get("check_in_opens_minutes") or 0,
         }
         if data.get("swiss_rounds") is not None:
             fields["swiss_rounds"] = data["swiss_rounds"]

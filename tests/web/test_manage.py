@@ -6,7 +6,7 @@ that do not grow with the tournament. The live side is in ``test_manage_browser.
 import html
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -16,15 +16,18 @@ from django.utils import timezone
 
 from matches.models import Match, MatchReport
 from matches.selectors import tournament_console_get
-from matches.services import match_report, tournament_start
+from matches.services import match_report
+from tests.web.clients import signed_in
 from tournaments.models import Participant, Tournament
 from tournaments.services import (
     team_accept,
     team_create,
     team_invite,
     tournament_cancel,
+    tournament_check_in,
     tournament_create,
     tournament_join,
+    tournament_leave,
     tournament_refunds_chunk,
 )
 from web.views.manage import ERROR_WORDS
@@ -32,44 +35,7 @@ from web.views.manage import ERROR_WORDS
 pytestmark = pytest.mark.django_db
 
 
-# --- Fixtures and helpers -------------------------------------------------------------------
-
-
-@pytest.fixture
-def organizer(make_user):
-    return make_user("organizer")
-
-
-@pytest.fixture
-def cup(make_user, organizer):
-    """``cup(n)``: a solo tournament of ``n`` registered players (``p<k>-<i>``), started
-    unless ``start=False``."""
-    counter = iter(range(1, 10**6))
-
-    def make(n=4, *, start=True, format="single_elimination", places=None, **fields):
-        number = next(counter)
-        tournament = tournament_create(
-            organizer=organizer,
-            name=f"Cup {number}",
-            format=format,
-            max_participants=places or max(n, 2),
-            **fields,
-        )
-        for i in range(n):
-            user = make_user(f"p{number}-{i + 1}", funds=fields.get("entry_fee", 0))
-            tournament_join(tournament_id=tournament.pk, user=user)
-        if start:
-            tournament_start(tournament_id=tournament.pk, user=organizer)
-        return tournament
-
-    return make
-
-
-def signed_in(user=None, **client_options) -> Client:
-    client = Client(**client_options)
-    if user is not None:
-        client.force_login(user)
-    return client
+# --- Helpers (the fixtures are in conftest.py) ----------------------------------------------
 
 
 def manage_url(tournament) -> str:
@@ -463,6 +429,166 @@ def test_the_new_form_is_protected_against_csrf(organizer):
     )
 
 
+# --- New tournament: the start, the automatic start and the check-in --------------------------
+
+
+def field_block(response, field: str, *, error: bool) -> str:
+    """The words of the form's ``data-field`` block (marked as an error or not)."""
+    marked = ' has-error"' if error else '"'
+    found = re.search(
+        rf'<div class="form-field{marked} data-field="{field}">(.*?)</div>',
+        response.content.decode(),
+        re.S,
+    )
+    assert found, f"{field} is {'not ' if error else ''}marked"
+    return html.unescape(found.group(1))
+
+
+def test_the_form_asks_for_the_start_the_automatic_start_and_the_check_in(organizer):
+    response = signed_in(organizer).get("/tournaments/new")
+
+    page = response.content.decode()
+    assert re.search(r'<input type="datetime-local" name="starts_at"[^>]*id="id_starts_at"', page)
+    assert re.search(r'<input type="checkbox" name="auto_start"[^>]*id="id_auto_start"', page)
+    assert re.search(r'<input type="number" name="check_in_opens_minutes" value="0"', page)
+    # The page says in which time zone the start is read (settings.TIME_ZONE).
+    assert "The date and time in UTC (the server's time zone" in field_block(
+        response, "starts_at", error=False
+    )
+    words = text_of(response)
+    assert "Start automatically at that time" in words
+    assert "Check-in opens (minutes before the start; 0 = no check-in)" in words
+
+
+def test_the_form_creates_a_tournament_with_its_start_and_check_in(organizer):
+    response = signed_in(organizer).post(
+        "/tournaments/new",
+        VALID
+        | {
+            "starts_at": "2030-12-24T18:30",
+            "auto_start": "on",
+            "check_in_opens_minutes": "45",
+        },
+    )
+
+    assert response.status_code == 303
+    tournament = Tournament.objects.get()
+    assert (tournament.starts_at, tournament.auto_start, tournament.check_in_opens_minutes) == (
+        datetime(2030, 12, 24, 18, 30, tzinfo=UTC),
+        True,
+        45,
+    )
+
+
+def test_the_start_is_read_in_the_time_zone_the_page_names(organizer, settings):
+    settings.TIME_ZONE = "Europe/Paris"  # UTC+1 in December
+    client = signed_in(organizer)
+    assert "The date and time in Europe/Paris" in text_of(client.get("/tournaments/new"))
+
+    response = client.post("/tournaments/new", VALID | {"starts_at": "2030-12-24T18:30"})
+
+    assert response.status_code == 303
+    tournament = Tournament.objects.get()
+    assert tournament.starts_at == datetime(2030, 12, 24, 17, 30, tzinfo=UTC)
+    assert (tournament.auto_start, tournament.check_in_opens_minutes) == (False, 0)
+    # The console says it back in the same zone.
+    assert "24 Dec 2030, 18:30 Europe/Paris" in section(client.get(manage_url(tournament)), "start")
+
+
+def test_a_start_time_alone_starts_nothing_by_itself(organizer):
+    response = signed_in(organizer).post(
+        "/tournaments/new", VALID | {"starts_at": "2030-12-24T18:30", "check_in_opens_minutes": ""}
+    )
+    assert response.status_code == 303
+    tournament = Tournament.objects.get()
+    assert (tournament.auto_start, tournament.check_in_opens_minutes) == (False, 0)
+
+
+START = "2030-12-24T18:30"
+CHECK_IN_RANGE = "Check-in opens 0 (no check-in) or 5 to 1440 minutes before the start."
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"auto_start": "on"}, "starts_at", "An automatic start needs a start time."),
+        ({"check_in_opens_minutes": "30"}, "starts_at", "Check-in needs a start time."),
+        (
+            {"auto_start": "on", "check_in_opens_minutes": "30"},
+            "starts_at",
+            "An automatic start needs a start time.",
+        ),
+        (
+            {"check_in_opens_minutes": "4", "starts_at": START},
+            "check_in_opens_minutes",
+            CHECK_IN_RANGE,
+        ),
+        (
+            {"check_in_opens_minutes": "1441", "starts_at": START},
+            "check_in_opens_minutes",
+            CHECK_IN_RANGE,
+        ),
+        (
+            {"check_in_opens_minutes": "-5", "starts_at": START},
+            "check_in_opens_minutes",
+            CHECK_IN_RANGE,
+        ),
+        ({"check_in_opens_minutes": "4"}, "check_in_opens_minutes", CHECK_IN_RANGE),
+        (
+            {"check_in_opens_minutes": "half", "starts_at": START},
+            "check_in_opens_minutes",
+            "Check-in is a whole number of minutes, like 30; 0 for no check-in.",
+        ),
+        (
+            {"starts_at": "Christmas", "auto_start": "on"},
+            "starts_at",
+            "Give the start as a date and a time, like 2026-12-24 18:30.",
+        ),
+        (
+            {"starts_at": "2030-02-30T18:30"},
+            "starts_at",
+            "Give the start as a date and a time, like 2026-12-24 18:30.",
+        ),
+    ],
+)
+def test_each_bad_start_setting_is_refused_in_words_and_creates_nothing(
+    organizer, changes, field, message
+):
+    sent = VALID | changes
+    response = signed_in(organizer).post("/tournaments/new", sent)
+
+    assert response.status_code == 400
+    assert Tournament.objects.count() == 0
+    page = response.content.decode()
+    assert field_block(response, field, error=True).count('class="field-error"') == 1
+    # The input points at its message (the id Django puts in its aria-describedby).
+    assert re.search(rf'aria-describedby="[^"]*id_{field}_error"', page)
+    assert f'<div class="field-errors" id="id_{field}_error">' in page
+    assert message in field_block(response, field, error=True)
+    assert "The tournament was not created: one field needs a change" in text_of(response)
+    # What was typed comes back.
+    if "starts_at" in changes:
+        assert f'value="{html.escape(changes["starts_at"])}"' in page
+    if "auto_start" in changes:
+        assert re.search(r'<input type="checkbox" name="auto_start"[^>]* checked', page)
+
+
+def test_the_start_settings_are_checked_with_the_other_fields_in_one_go(organizer):
+    # The form checks them itself (not only the service after it), so every field that
+    # needs a change is marked at once.
+    response = signed_in(organizer).post(
+        "/tournaments/new", VALID | {"name": "", "auto_start": "on"}
+    )
+
+    assert response.status_code == 400
+    assert "Give the tournament a name." in field_block(response, "name", error=True)
+    assert "An automatic start needs a start time." in field_block(
+        response, "starts_at", error=True
+    )
+    assert "2 fields need a change" in text_of(response)
+    assert Tournament.objects.count() == 0
+
+
 # --- The console, as it is ------------------------------------------------------------------
 
 
@@ -509,6 +635,87 @@ def test_in_registration_it_lists_the_participants_and_offers_start_and_cancel(
     assert data["tournament"]["version"] == Tournament.objects.get(pk=tournament.pk).version
     assert f'data-version="{data["tournament"]["version"]}"' in page
     assert [p["name"] for p in data["participants"]] == ["Rooks"]
+
+
+def start_words(response) -> str:
+    """The words of the console's start section, tags out, spaces squeezed."""
+    found = section(response, "start")
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", found)))
+
+
+def test_in_registration_it_shows_the_start_plan_and_who_has_checked_in_or_waits(
+    make_user, organizer
+):
+    starts_at = (timezone.now() + timedelta(minutes=10)).replace(second=0, microsecond=0)
+    tournament = tournament_create(
+        organizer=organizer,
+        name="Night Cup",
+        format="single_elimination",
+        max_participants=2,
+        entry_fee=100,
+        starts_at=starts_at,
+        auto_start=True,
+        check_in_opens_minutes=30,  # so check-in is open now
+    )
+    ana, ben, dan = (make_user(name, funds=100) for name in ("ana", "ben", "dan"))
+    cy = make_user("cy")  # cannot pay the fee: passed over when a place frees up
+    tournament_join(tournament_id=tournament.pk, user=ana)
+    tournament_join(tournament_id=tournament.pk, user=ben)
+    tournament_join(tournament_id=tournament.pk, user=cy, waitlist=True)
+    tournament_join(tournament_id=tournament.pk, user=dan, waitlist=True)
+    tournament_leave(tournament_id=tournament.pk, user=ben)  # dan takes the place, cy waits
+    tournament_check_in(tournament_id=tournament.pk, user=ana)
+    tournament_check_in(tournament_id=tournament.pk, user=cy)
+
+    response = signed_in(organizer).get(manage_url(tournament))
+
+    assert response.status_code == 200
+    start = start_words(response)
+    opens = starts_at - timedelta(minutes=30)
+    assert f"Start time {starts_at.day} {starts_at:%b %Y, %H:%M} UTC" in start
+    assert "Starts Automatically at the start time" in start
+    assert (
+        f"Check-in Opens 30 minutes before the start, at {opens.day} {opens:%b %Y, %H:%M} UTC "
+        "(open now). 1 of 2 checked in; those not checked in at the start are removed and "
+        "refunded." in start
+    )
+    assert "Waitlist 1 waiting (1 checked in)" in start
+    # The waitlist holds no place: 2 of 2 registered, not 3.
+    assert "2 of 2 registered" in text_of(response)
+    assert "2 registered now." in start
+    # Each entry's mark; the waitlist comes last (cy registered before dan).
+    rows = re.findall(
+        r'<li data-participant="\d+" data-status="(\w+)">(.*?)</li>',
+        section(response, "registrations"),
+        re.S,
+    )
+    marks = [
+        (
+            status,
+            re.search(r'class="participant-name">([^<]+)<', row).group(1),
+            re.findall(r'<span class="tag" data-status="[\w-]+">([^<]+)</span>', row),
+        )
+        for status, row in rows
+    ]
+    assert marks == [
+        ("registered", "ana", ["checked in"]),
+        ("registered", "dan", []),
+        ("waitlisted", "cy", ["waitlisted #1", "checked in"]),
+    ]
+    # The live script gets them in the same order.
+    assert [p["name"] for p in page_data(response)["participants"]] == ["ana", "dan", "cy"]
+
+
+def test_without_a_start_time_the_console_says_the_organizer_starts_it(cup):
+    tournament = cup(2, start=False)
+    response = signed_in(tournament.organizer).get(manage_url(tournament))
+
+    start = start_words(response)
+    assert "Start time None set" in start
+    assert "Starts When you press Start" in start
+    assert "Check-in None" in start
+    assert "Waitlist Nobody waiting" in start
+    assert 'data-status="checked-in"' not in response.content.decode()
 
 
 def test_in_progress_the_queue_holds_the_disputed_and_the_overdue_matches(cup, settings):

@@ -17,11 +17,10 @@ page, which brings them back.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -35,20 +34,29 @@ from matches.selectors import (
     match_confirmation_deadline,
     tournament_console_get,
 )
-from matches.services import match_reset, match_resolve, tournament_start
+from matches.services import (
+    match_reset,
+    match_resolve,
+    participant_disqualify,
+    tournament_start,
+)
 from project.encoding import datetime_text
 from project.errors import DomainError
 from tournaments.errors import TournamentNotFound
 from tournaments.models import Participant, Tournament
 from tournaments.payloads import participant_data, tournament_data
-from tournaments.services import tournament_cancel, tournament_create
+from tournaments.services import check_in_is_open, tournament_cancel, tournament_create
 from web.forms_manage import StartForm, TournamentCreateForm
 from web.forms_matches import ResultForm
-from web.presentation import FORMAT_LABELS, STATUS_LABELS, money_text
-from web.views.matches import MATCH_STATUS_LABELS, result_text, round_label
-
-# Issue 12 fixes the sign-in page's path (another module of web/ serves it).
-LOGIN_PATH = "/login"
+from web.presentation import (
+    FORMAT_LABELS,
+    MATCH_STATUS_LABELS,
+    STATUS_LABELS,
+    money_text,
+    result_text,
+    round_label,
+)
+from web.views.accounts import login_required_redirect
 
 Status = Tournament.Status
 MatchStatus = Match.Status
@@ -71,15 +79,6 @@ ERROR_WORDS = {
 SEEDING_WORDS = {"registration": "in order of registration", "random": "by a random draw"}
 
 
-def login_redirect(next_path: str) -> HttpResponse:
-    return redirect_to_login(next_path, login_url=LOGIN_PATH)
-
-
-def may_manage(tournament: Tournament, user) -> bool:
-    """The services' rule (``_organizer_check``): the organizer, or staff."""
-    return user.is_authenticated and (tournament.organizer_id == user.pk or user.is_staff)
-
-
 def console_path(tournament_id: int) -> str:
     return reverse("web:tournament_manage", args=[tournament_id])
 
@@ -92,7 +91,7 @@ def tournament_new_page(request: HttpRequest) -> HttpResponse:
     """``/tournaments/new``: the form (GET), or the tournament made from it (POST), whose
     organizer is the signed-in user; then on to its console."""
     if not request.user.is_authenticated:
-        return login_redirect(request.get_full_path())
+        return login_required_redirect(request)
     if request.method != "POST":
         return _new_render(request, TournamentCreateForm())
     form = TournamentCreateForm(request.POST)
@@ -136,9 +135,9 @@ def tournament_manage_page(request: HttpRequest, tournament_id: int) -> HttpResp
 
 def _console_response(request: HttpRequest, tournament_id: int, **extra) -> HttpResponse:
     if not request.user.is_authenticated:
-        return login_redirect(request.get_full_path())
+        return login_required_redirect(request)
     console = _console_or_404(tournament_id)
-    if not may_manage(console.tournament, request.user):
+    if not console.tournament.is_run_by(request.user):
         return _forbidden(request, console.tournament)
     return _console_render(request, console, **extra)
 
@@ -211,7 +210,11 @@ def match_resolve_submit(request: HttpRequest, tournament_id: int, match_id: int
     winner_id, scores = form.result()
     try:
         resolved = match_resolve(
-            match_id=match_id, user=request.user, winner_id=winner_id, scores=scores
+            match_id=match_id,
+            user=request.user,
+            winner_id=winner_id,
+            scores=scores,
+            games=form.games_listed(),
         )
     except DomainError as error:
         return _refused(request, tournament_id, error, action="resolve", match=match, bound=form)
@@ -244,6 +247,33 @@ def match_reset_submit(request: HttpRequest, tournament_id: int, match_id: int) 
     return _see_other(console_path(tournament_id))
 
 
+@require_POST
+def participant_disqualify_submit(
+    request: HttpRequest, tournament_id: int, participant_id: int
+) -> HttpResponse:
+    """Disqualify a participant (``matches.services.participant_disqualify``), once the
+    organizer has ticked the confirmation box (``confirm``)."""
+    denied, console = _organizer_console(request, tournament_id)
+    if denied:
+        return denied
+    if request.POST.get("confirm") != "yes":
+        return _console_render(
+            request, console, error="Tick the box to confirm the disqualification.", status=400
+        )
+    try:
+        participant = participant_disqualify(
+            tournament_id=tournament_id, participant_id=participant_id, user=request.user
+        )
+    except DomainError as error:
+        return _refused(request, tournament_id, error, action="disqualify")
+    messages.success(
+        request,
+        f"Disqualified {participant.name}: its matches are forfeited as they come, "
+        "and it takes no place or prize.",
+    )
+    return _see_other(console_path(tournament_id))
+
+
 # --- Reading and refusing -------------------------------------------------------------------
 
 
@@ -261,9 +291,9 @@ def _organizer_console(
     anonymous people (back to the console after), 404 for no such tournament, 403 for
     anyone but its organizer."""
     if not request.user.is_authenticated:
-        return login_redirect(console_path(tournament_id)), None
+        return login_required_redirect(request, console_path(tournament_id)), None
     console = _console_or_404(tournament_id)
-    if not may_manage(console.tournament, request.user):
+    if not console.tournament.is_run_by(request.user):
         return _forbidden(request, console.tournament), None
     return None, console
 
@@ -319,6 +349,8 @@ def refusal_words(
                 f"The tournament cannot start: it is {status}, and only a tournament in "
                 "registration can start."
             )
+        if action == "disqualify":
+            return f"Only a tournament in progress disqualifies: it is {status}."
         return f"The tournament cannot be cancelled: it is {status}."
     if error.code == "not_enough_participants":
         count = sum(
@@ -475,22 +507,28 @@ def _console_render(
             row["result"] = result_text(match, names, match.winner_id, match.scores)
             results.append(row)
 
+    # The waitlist after the entries, in its order (the rest keep the selector's: seed, then
+    # registration); page_data keeps this order, so manage.js draws the list the same.
+    loaded = sorted(
+        tournament.loaded_participants,
+        key=lambda p: (p.status == Participant.Status.WAITLISTED, p.waitlist_position or 0),
+    )
     participants = [
         {
             "participant": p,
             "members": [member.user.username for member in p.loaded_roster],
         }
-        for p in tournament.loaded_participants
+        for p in loaded
     ]
-    # Those who left are not loaded: these are the registered, and after a cancellation
-    # the registered and the refunded.
-    entered = len(tournament.loaded_participants)
+    # Those who left are not loaded: these are the registered (and the waitlist), and after
+    # a cancellation the registered and the refunded. The waitlist holds no place.
+    entered = sum(1 for p in loaded if p.status != Participant.Status.WAITLISTED)
     refunded = sum(
         1 for p in tournament.loaded_participants if p.status == Participant.Status.REFUNDED
     )
     page_data = {
         "tournament": tournament_data(tournament),
-        "participants": [participant_data(p) for p in tournament.loaded_participants],
+        "participants": [participant_data(p) for p in loaded],  # the list's order
         "matches": matches_data(console.matches),
         "byes": [m.pk for m in console.matches if m.is_bye],
         "confirmation_seconds": int(settings.MATCH_CONFIRMATION_TIMEOUT.total_seconds()),
@@ -519,12 +557,42 @@ def _console_render(
                 "total": refunded + tournament.refunds_pending,
             },
             "start_form": start_form or StartForm(),
+            "plan": start_plan(tournament, now),
             "confirm_cancel": confirm_cancel,
             "error": error,
             "page_data": page_data,
         },
         status=status,
     )
+
+
+def start_plan(tournament: Tournament, now: datetime) -> dict:
+    """What the console says of the start while in registration: the start time (in the
+    zone the page names), whether it starts itself, the check-in window and who has
+    checked in, and how many wait on the waitlist. Counts from the loaded participants:
+    no query."""
+    registered = [
+        p for p in tournament.loaded_participants if p.status == Participant.Status.REGISTERED
+    ]
+    waitlisted = [
+        p for p in tournament.loaded_participants if p.status == Participant.Status.WAITLISTED
+    ]
+    starts_at = tournament.starts_at
+    check_in_opens = (
+        starts_at - timedelta(minutes=tournament.check_in_opens_minutes)
+        if tournament.has_check_in and starts_at is not None
+        else None
+    )
+    return {
+        "time_zone": timezone.get_current_timezone_name(),
+        "start_passed": starts_at is not None and starts_at <= now,
+        "check_in_opens": check_in_opens,
+        "check_in_open": check_in_is_open(tournament, now=now),
+        "registered": len(registered),
+        "checked_in": sum(1 for p in registered if p.checked_in),
+        "waitlisted": len(waitlisted),
+        "waitlisted_checked_in": sum(1 for p in waitlisted if p.checked_in),
+    }
 
 
 def _other_side_name(match: Match, names: dict[int, str]) -> str:
