@@ -86,7 +86,7 @@ def match_access(*, match_id: int, user) -> tuple[int, bool]:
     if match is None:
         match_get(match_id=match_id)  # raises the domain's not-found
     tournament = match.tournament
-    if user.is_staff or tournament.organizer_id == user.pk:
+    if tournament.is_run_by(user):
         return tournament.pk, True
     sides = [pk for pk in (match.participant_a_id, match.participant_b_id) if pk]
     plays = ParticipantMember.objects.filter(participant_id__in=sides, user_id=user.pk).exists()

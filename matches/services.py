@@ -39,7 +39,6 @@ from matches.payloads import matches_data
 from matches.progression import MATCH_STATE_FIELDS, Progression, matches_insert
 from tournaments.errors import (
     InvalidTransition,
-    NotOrganizer,
     NotRegistered,
     TournamentNotFound,
 )
@@ -47,7 +46,7 @@ from tournaments.events import events_append, tournament_row_update
 from tournaments.locks import tournament_lock
 from tournaments.models import Participant, ParticipantMember, Tournament
 from tournaments.payloads import participant_data, tournament_data
-from tournaments.services import registrations_close
+from tournaments.services import organizer_check, registrations_close
 from users.models import User
 
 Format = Tournament.Format
@@ -69,7 +68,7 @@ def tournament_start(
     with transaction.atomic():
         tournament = tournament_lock(tournament_id)  # first: it touches no match row yet
         if user is not None:
-            _organizer_check(tournament, user)
+            organizer_check(tournament, user)
         if tournament.status != Tournament.Status.REGISTRATION:
             raise InvalidTransition(f"The tournament is {tournament.status}; it cannot start.")
         registrations_close(tournament)
@@ -198,7 +197,7 @@ def match_resolve(
     with transaction.atomic():
         match = match_lock(match_id)
         tournament = match.tournament
-        _organizer_check(tournament, user)
+        organizer_check(tournament, user)
         if tournament.status != Tournament.Status.IN_PROGRESS:
             raise MatchClosed(f"The tournament is {tournament.status}.")
         if match.status == Status.PENDING:
@@ -219,7 +218,7 @@ def match_reset(*, match_id: int, user: User) -> Match:
     with transaction.atomic():
         match = match_lock(match_id)
         tournament = match.tournament
-        _organizer_check(tournament, user)
+        organizer_check(tournament, user)
         if tournament.status != Tournament.Status.IN_PROGRESS:
             raise MatchClosed(f"The tournament is {tournament.status}.")
         if match.is_bye:
@@ -393,11 +392,6 @@ def _agreed_games(games: list[list[int]] | None, other: list[list[int]] | None) 
     return None
 
 
-def _organizer_check(tournament: Tournament, user: User) -> None:
-    if tournament.organizer_id != user.pk and not user.is_staff:
-        raise NotOrganizer("Only the tournament's organizer can do this.")
-
-
 def _ordered(matches: Iterable[Match]) -> list[Match]:
     order = {b: i for i, b in enumerate(Match.Bracket.values)}
     return sorted(matches, key=lambda m: (order[m.bracket], m.round, m.position))
@@ -421,7 +415,7 @@ def match_forfeit(*, match_id: int, user: User, participant_id: int | None = Non
         if participant_id is None:
             forfeiting = _reporting_side(match, user)
         else:
-            _organizer_check(tournament, user)
+            organizer_check(tournament, user)
         if tournament.status != Tournament.Status.IN_PROGRESS:
             raise MatchClosed(f"The tournament is {tournament.status}.")
         if match.status == Status.PENDING:
@@ -459,7 +453,7 @@ def participant_disqualify(*, tournament_id: int, participant_id: int, user: Use
         tournament = Tournament.objects.filter(pk=tournament_id).first()
         if tournament is None:
             raise TournamentNotFound(f"There is no tournament {tournament_id}.")
-        _organizer_check(tournament, user)
+        organizer_check(tournament, user)
         if tournament.status != Tournament.Status.IN_PROGRESS:
             raise InvalidTransition(
                 f"The tournament is {tournament.status}; only a tournament in progress "

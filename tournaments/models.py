@@ -227,6 +227,11 @@ class Tournament(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def is_run_by(self, user) -> bool:
+        """Whether ``user`` may run this tournament (start, resolve, disqualify, cancel):
+        its organizer, or staff. The one statement of the rule, for services and pages."""
+        return user.is_authenticated and (self.organizer_id == user.pk or user.is_staff)
+
     @property
     def is_team_event(self) -> bool:
         return self.team_size > 1

@@ -410,7 +410,7 @@ def tournament_cancel(*, tournament_id: int, user: User) -> Tournament:
     with transaction.atomic():
         # Lock first, count after: a join that committed while we waited is then counted.
         tournament = tournament_lock(tournament_id)
-        _organizer_check(tournament, user)
+        organizer_check(tournament, user)
         if tournament.status not in (Status.REGISTRATION, Status.IN_PROGRESS):
             raise InvalidTransition(f"A {tournament.status} tournament cannot be cancelled.")
         pending = Participant.objects.filter(
@@ -736,8 +736,10 @@ def _participant_insert(*, participant: Participant, roster: list[User]) -> Part
     return participant
 
 
-def _organizer_check(tournament: Tournament, user: User) -> None:
-    if tournament.organizer_id != user.pk and not user.is_staff:
+def organizer_check(tournament: Tournament, user: User) -> None:
+    """Raise NotOrganizer unless ``user`` runs ``tournament`` (its organizer, or staff):
+    the one rule for every organizer action, here and in ``matches.services``."""
+    if not tournament.is_run_by(user):
         raise NotOrganizer("Only the tournament's organizer can do this.")
 
 
@@ -1069,7 +1071,7 @@ def tournament_update(*, tournament_id: int, user: User, **changes) -> Tournamen
         )
     with transaction.atomic():
         tournament = tournament_lock(tournament_id)
-        _organizer_check(tournament, user)
+        organizer_check(tournament, user)
         if tournament.status != Status.REGISTRATION:
             raise InvalidTransition(
                 f"The tournament is {tournament.status}; it can be edited only in registration."

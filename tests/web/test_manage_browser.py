@@ -27,7 +27,12 @@ from tests.browser import TIMEOUT_MS, Server, committed
 from tests.processes import database_url_of_the_tests, free_port
 from tests.web.clients import server_password_hash, session_cookie
 from tournaments.models import Participant, Tournament
-from tournaments.services import tournament_create, tournament_join, tournament_refunds_chunk
+from tournaments.services import (
+    tournament_create,
+    tournament_join,
+    tournament_leave,
+    tournament_refunds_chunk,
+)
 from users.models import User
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -209,6 +214,42 @@ def test_the_organizer_creates_a_tournament_and_sees_players_join_live_then_star
     expect(page.get_by_role("link", name="Spectator page")).to_have_attribute(
         "href", f"/tournaments/{tournament.pk}/live"
     )
+
+
+def test_the_waitlist_shows_live_and_a_promotion_takes_the_freed_place(
+    organizer_page, queued_server, make_user
+):
+    organizer, page = organizer_page
+    ana, ben, cleo = (make_user(name) for name in ("ana", "ben", "cleo"))
+
+    def full_pair():
+        tournament = tournament_create(
+            organizer=organizer, name="Pair Cup", format="single_elimination", max_participants=2
+        )
+        for user in (ana, ben):
+            tournament_join(tournament_id=tournament.pk, user=user)
+        return tournament
+
+    tournament = committed(full_pair)
+    open_console(page, queued_server, tournament)
+    entries = page.locator("#participant-list li")
+    expect(entries).to_have_count(2)
+
+    # A third waits: listed last with its place in line, not counted among the registered.
+    committed(tournament_join, tournament_id=tournament.pk, user=cleo, waitlist=True)
+    expect(entries).to_have_count(3)
+    expect(entries.nth(2)).to_contain_text("cleo")
+    expect(entries.nth(2).locator('[data-status="waitlisted"]')).to_have_text("waitlisted #1")
+    expect(page.locator("#participant-count")).to_have_text("2 of 2")
+    expect(page.locator("#console-meta")).to_contain_text("2 of 2 registered")
+
+    # One leaves: the waiting entry takes the place, in the same change.
+    committed(tournament_leave, tournament_id=tournament.pk, user=ben)
+    expect(entries).to_have_count(2)
+    expect(entries).to_contain_text(["ana", "cleo"])
+    expect(page.locator('#participant-list [data-status="waitlisted"]')).to_have_count(0)
+    expect(page.locator("#participant-count")).to_have_text("2 of 2")
+    assert still_same_document(page)
 
 
 def test_disagreeing_reports_reach_the_queue_live_and_resolving_it_completes_the_match(

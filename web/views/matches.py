@@ -204,7 +204,7 @@ def viewer_of(room: MatchRoom, user) -> Viewer:
         if plays or leads:
             side, captain, member = letter, leads, plays
             break
-    organizer = match.tournament.organizer_id == user.pk or user.is_staff
+    organizer = match.tournament.is_run_by(user)
     return Viewer(side=side, captain=captain, member=member, organizer=organizer)
 
 

@@ -108,7 +108,7 @@ def viewer_of(tournament: Tournament, user) -> Viewer:
         (p for p in registered if any(m.user_id == user.pk for m in p.loaded_roster)), None
     )
     captains = [p for p in registered if p.captain_id == user.pk]
-    organizer = tournament.organizer_id == user.pk or user.is_staff
+    organizer = tournament.is_run_by(user)
     return Viewer(plays_for=plays_for, captains=captains, organizer=organizer)
 
 

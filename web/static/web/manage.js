@@ -368,6 +368,12 @@
     if (teams && p.members.length) {
       node.append(" ", el("span", { class: "participant-members" }, p.members.map((u) => u.username).join(", ")));
     }
+    if (p.status === "waitlisted") {
+      node.append(" ", el("span", { class: "tag", "data-status": "waitlisted" }, `waitlisted #${p.waitlist_position}`));
+    }
+    if (p.checked_in && tournament.status === "registration") {
+      node.append(" ", el("span", { class: "tag", "data-status": "checked-in" }, "checked in"));
+    }
     if (p.status === "refunded") node.append(" ", el("span", { class: "tag", "data-status": "refunded" }, "Refunded"));
     else if (tournament.status === "cancelled") node.append(" ", el("span", { class: "tag", "data-status": "pending" }, "Refund pending"));
     if (p.status === "disqualified") node.append(" ", el("span", { class: "tag", "data-status": "disqualified" }, "Disqualified"));
@@ -412,7 +418,7 @@
     const badge = $("console-status");
     badge.dataset.status = status;
     badge.textContent = data.status_labels[status] || status;
-    $("console-meta").textContent = metaLine(participants.size);
+    $("console-meta").textContent = metaLine(enteredCount());
     show("start", status === "registration");
     show("queue", status === "in_progress");
     show("in-play", status === "in_progress");
@@ -426,9 +432,18 @@
       : "";
   }
 
+  /* The entries holding a place: a waitlisted entry waits for one (it is listed, last). */
+  function enteredCount() {
+    let entered = 0;
+    for (const p of participants.values()) if (p.status !== "waitlisted") entered += 1;
+    return entered;
+  }
+
   function renderParticipants(arrived) {
+    // As the server lists them: by seed, then registration; the waitlist last, in its order.
+    const waits = (p) => (p.status === "waitlisted" ? p.waitlist_position : 0);
     const list = Array.from(participants.values()).sort(
-      (x, y) => (x.seed ?? Infinity) - (y.seed ?? Infinity) || x.id - y.id,
+      (x, y) => waits(x) - waits(y) || (x.seed ?? Infinity) - (y.seed ?? Infinity) || x.id - y.id,
     );
     const container = $("participant-list");
     renderKeyed(
@@ -441,7 +456,7 @@
       const node = container.querySelector(`li[data-participant="${arrived}"]`);
       if (node) node.classList.add("arrived");
     }
-    const entered = participants.size;
+    const entered = enteredCount();
     $("participant-count").textContent =
       tournament.status === "registration" ? `${entered} of ${tournament.max_participants}` : String(entered);
     show("participants-empty", entered === 0);
