@@ -5,8 +5,9 @@ escrow's balance split by the final placements, ``formats.payouts.prize_shares``
 ``PAYOUTS_INLINE_MAX`` placed participants are paid in that transaction; more are
 recorded as ``PrizeAward`` rows and paid by a chain of chunk tasks
 (``tournament_payouts_chunk``), each one transaction of set-based statements, like the
-refunds of a cancelled tournament (``tournaments.services``). ``tournament_payouts_resume``
-enqueues again a chain that stopped. Locks are taken through ``matches.locks``.
+refunds of a cancelled tournament (the chain they share: ``tournaments.chunks``).
+``tournament_payouts_resume`` enqueues again a chain that stopped. Locks are taken through
+``matches.locks``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from django.db.models import QuerySet
 from matches import locks, tasks
 from matches.formats.payouts import prize_shares, split_among_roster
 from matches.models import PrizeAward
-from tournaments.events import events_append, tournament_row_update
+from tournaments.chunks import chains_resume, chunk_progress_record
+from tournaments.events import tournament_row_update
 from tournaments.models import ParticipantMember, Tournament
-from tournaments.payloads import tournament_data
-from tournaments.selectors import tournaments_stalled_ids
 from wallets.models import Account, Posting
 from wallets.services import PostingDraft, postings_record
 
@@ -100,43 +100,26 @@ def tournament_payouts_chunk(*, tournament_id: int, limit: int | None = None) ->
         paid = _awards_pay(tournament=tournament, first=ids[0], last=ids[-1])
         if not paid:
             return 0
-        events_append(
-            tournament=tournament,
-            events=[
-                (
-                    "payouts.progress",
-                    {
-                        "tournament": tournament_data(tournament),
-                        "paid": paid,
-                        "payouts_pending": tournament.payouts_pending,
-                    },
-                )
-            ],
+        chunk_progress_record(
+            tournament,
+            job="payouts",
+            done_key="paid",
+            done=paid,
+            enqueue_next=tasks.tournament_payouts_chunk_run.delay_on_commit,
         )
-        if tournament.payouts_pending > 0:
-            tasks.tournament_payouts_chunk_run.delay_on_commit(tournament.pk)
     return len(paid)
 
 
 def tournament_payouts_resume(*, stalled_for_seconds: int) -> list[int]:
-    """Enqueue again the payouts of completed tournaments that stopped making progress.
-
-    A tournament is stalled when payouts are pending and its last event (the completion,
-    or the last chunk's ``payouts.progress``) is older than ``stalled_for_seconds``: its
-    chain of chunk tasks was lost (a crash between a commit and the publish of the next
-    chunk, a purged queue, a dead worker whose message the broker has not yet given back).
-    A chain that was only slow gets a duplicate, which is harmless (see
-    ``tournament_payouts_chunk``). Returns the ids of the tournaments enqueued again.
-    """
-    stalled = tournaments_stalled_ids(
+    """Enqueue again the payouts of completed tournaments that stopped making progress
+    (``tournaments.chunks.chains_resume``). Returns the ids of the tournaments enqueued
+    again."""
+    return chains_resume(
+        job="payouts",
         status=Tournament.Status.COMPLETED,
-        pending_field="payouts_pending",
         stalled_for_seconds=stalled_for_seconds,
+        enqueue=tasks.tournament_payouts_chunk_run.delay_on_commit,
     )
-    for tournament_id in stalled:
-        logger.warning("payouts of tournament %s stalled: enqueued again", tournament_id)
-        tasks.tournament_payouts_chunk_run.delay_on_commit(tournament_id)
-    return stalled
 
 
 def _awards_pay(*, tournament: Tournament, first: int, last: int) -> list[int]:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from notifications.services import team_joined_notify
 from project.domain_errors import InvalidInput, NotFound
 from tournaments import tasks
+from tournaments.chunks import chains_resume, chunk_progress_record
 from tournaments.errors import (
     AlreadyMember,
     AlreadyRegistered,
@@ -47,7 +48,7 @@ from tournaments.models import (
     prize_split_errors,
 )
 from tournaments.payloads import participant_data, tournament_data
-from tournaments.selectors import team_get, tournaments_stalled_ids
+from tournaments.selectors import team_get
 from users.models import User
 from wallets.errors import InsufficientFunds
 from wallets.models import Posting
@@ -469,43 +470,26 @@ def tournament_refunds_chunk(*, tournament_id: int, limit: int | None = None) ->
         refunded = _participants_refund_chunk(tournament=tournament, participant_ids=ids)
         if not refunded:
             return 0
-        events_append(
-            tournament=tournament,
-            events=[
-                (
-                    "refunds.progress",
-                    {
-                        "tournament": tournament_data(tournament),
-                        "refunded": refunded,
-                        "refunds_pending": tournament.refunds_pending,
-                    },
-                )
-            ],
+        chunk_progress_record(
+            tournament,
+            job="refunds",
+            done_key="refunded",
+            done=refunded,
+            enqueue_next=tasks.tournament_refunds_chunk_run.delay_on_commit,
         )
-        if tournament.refunds_pending > 0:
-            tasks.tournament_refunds_chunk_run.delay_on_commit(tournament.pk)
     return len(refunded)
 
 
 def tournament_refunds_resume(*, stalled_for_seconds: int) -> list[int]:
-    """Enqueue again the refunds of cancelled tournaments that stopped making progress.
-
-    A tournament is stalled when refunds are pending and its last event (the cancellation,
-    or the last chunk's ``refunds.progress``) is older than ``stalled_for_seconds``: its
-    chain of chunk tasks was lost (a crash between a commit and the publish of the next
-    chunk, a purged queue, a dead worker whose message the broker has not yet given back).
-    A chain that was only slow gets a duplicate, which is harmless (see
-    ``tournament_refunds_chunk``). Returns the ids of the tournaments enqueued again.
-    """
-    stalled = tournaments_stalled_ids(
+    """Enqueue again the refunds of cancelled tournaments that stopped making progress
+    (``tournaments.chunks.chains_resume``). Returns the ids of the tournaments enqueued
+    again."""
+    return chains_resume(
+        job="refunds",
         status=Status.CANCELLED,
-        pending_field="refunds_pending",
         stalled_for_seconds=stalled_for_seconds,
+        enqueue=tasks.tournament_refunds_chunk_run.delay_on_commit,
     )
-    for tournament_id in stalled:
-        logger.warning("refunds of tournament %s stalled: enqueued again", tournament_id)
-        tasks.tournament_refunds_chunk_run.delay_on_commit(tournament_id)
-    return stalled
 
 
 def _participants_refund(

@@ -63,6 +63,7 @@ DOMAIN_KINDS = frozenset(
         "progression",
         "payouts",
         "snapshots",
+        "chunks",
     }
 )
 DOMAIN_PACKAGES = ("matches.formats",)
