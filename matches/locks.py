@@ -28,10 +28,11 @@ the participants).
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from matches.errors import MatchNotFound
-from matches.models import Match, MatchReport, PrizeAward
+from matches.models import Match, PrizeAward
+from matches.selectors import reports_prefetch
 from tournaments.models import Tournament
 from wallets.models import Account
 from wallets.services import accounts_lock, wallets_ensure
@@ -44,7 +45,7 @@ def match_lock(match_id: int) -> Match:
     match = (
         Match.objects.select_for_update(of=("self",))
         .select_related("tournament", "participant_a", "participant_b")
-        .prefetch_related(_reports_prefetch())
+        .prefetch_related(reports_prefetch())
         .filter(pk=match_id)
         .first()
     )
@@ -60,7 +61,7 @@ def matches_lock(ids: list[int]) -> dict[int, Match]:
         Match.objects.select_for_update()
         .filter(pk__in=ids)
         .order_by("pk")
-        .prefetch_related(_reports_prefetch())
+        .prefetch_related(reports_prefetch())
     )
     return {m.pk: m for m in matches}
 
@@ -77,7 +78,7 @@ def participant_matches_lock(*, tournament_id: int, participant_id: int) -> list
         .filter(tournament_id=tournament_id)
         .exclude(status=Match.Status.COMPLETED)
         .order_by("pk")
-        .prefetch_related(_reports_prefetch())
+        .prefetch_related(reports_prefetch())
     )
 
 
@@ -122,9 +123,3 @@ def awards_lock(unpaid: QuerySet[PrizeAward]) -> dict[int, int]:
     after the lock is granted (so an award a concurrent chunk paid meanwhile is not
     among them if ``unpaid`` filters on ``paid=False``)."""
     return dict(unpaid.select_for_update().order_by("pk").values_list("pk", "amount"))
-
-
-def _reports_prefetch() -> Prefetch:
-    return Prefetch(
-        "reports", queryset=MatchReport.objects.order_by("pk"), to_attr="loaded_reports"
-    )

@@ -11,10 +11,15 @@ from tournaments.models import Participant, ParticipantMember, Tournament
 from tournaments.selectors import consistent_read, tournament_get
 
 
-def _with_reports(matches: QuerySet[Match]) -> QuerySet[Match]:
-    return matches.prefetch_related(
-        Prefetch("reports", queryset=MatchReport.objects.order_by("pk"), to_attr="loaded_reports")
+def reports_prefetch() -> Prefetch:
+    """A match's reports in pk order (``loaded_reports``): what the match payload reads."""
+    return Prefetch(
+        "reports", queryset=MatchReport.objects.order_by("pk"), to_attr="loaded_reports"
     )
+
+
+def _with_reports(matches: QuerySet[Match]) -> QuerySet[Match]:
+    return matches.prefetch_related(reports_prefetch())
 
 
 def match_get(*, match_id: int) -> Match:

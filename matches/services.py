@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from matches.errors import (
@@ -44,8 +43,9 @@ from tournaments.errors import (
 )
 from tournaments.events import events_append, tournament_row_update
 from tournaments.locks import tournament_lock
-from tournaments.models import Participant, ParticipantMember, Tournament
+from tournaments.models import Participant, Tournament
 from tournaments.payloads import participant_data, tournament_data
+from tournaments.selectors import roster_prefetch
 from tournaments.services import organizer_check, registrations_close
 from users.models import User
 
@@ -75,7 +75,7 @@ def tournament_start(
         participants = list(
             Participant.objects.filter(tournament=tournament, status=Participant.Status.REGISTERED)
             .order_by("pk")
-            .prefetch_related(_roster_prefetch())
+            .prefetch_related(roster_prefetch())
         )
         if len(participants) < 2:
             raise NotEnoughParticipants("A tournament needs at least 2 participants to start.")
@@ -253,14 +253,6 @@ def match_confirm_overdue(*, match_id: int, reported_before: datetime) -> Match 
 
 
 # --- Helpers --------------------------------------------------------------------------------
-
-
-def _roster_prefetch() -> Prefetch:
-    return Prefetch(
-        "roster",
-        queryset=ParticipantMember.objects.select_related("user").order_by("pk"),
-        to_attr="loaded_roster",
-    )
 
 
 def _reporting_side(match: Match, user: User) -> int:
@@ -461,7 +453,7 @@ def participant_disqualify(*, tournament_id: int, participant_id: int, user: Use
             )
         participant = (
             Participant.objects.filter(pk=participant_id, tournament=tournament)
-            .prefetch_related(_roster_prefetch())
+            .prefetch_related(roster_prefetch())
             .first()
         )
         if participant is None:

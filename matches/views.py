@@ -21,6 +21,7 @@ from matches.serializers import (
     StartInput,
 )
 from matches.snapshots import snapshots
+from project.fields import validated_input
 from tournaments import services as tournament_services
 from tournaments.payloads import participant_data
 from tournaments.selectors import tournament_get, tournament_version
@@ -58,12 +59,6 @@ def snapshot_response(request, tournament_id: int, body) -> HttpResponse:
     )
 
 
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 # The tournament's detail is served here, beside its bracket, and not by tournaments.views:
 # both are documents of the one snapshot (matches.snapshots), and tournaments must not
 # import matches (matches depends on tournaments).
@@ -93,7 +88,7 @@ class TournamentDetailView(APIView):
     def patch(self, request, tournament_id: int):
         """Edit the tournament while in registration (organizer): name, game, best_of,
         best_of_final, starts_at, auto_start, check_in_opens_minutes, swiss_rounds."""
-        data = _valid(TournamentUpdateSerializer, request)
+        data = validated_input(TournamentUpdateSerializer, request)
         tournament_services.tournament_update(
             tournament_id=tournament_id, user=request.user, **data
         )
@@ -107,7 +102,7 @@ class TournamentStartView(APIView):
         request=StartInput, responses={200: TournamentDetailSerializer}, tags=["tournaments"]
     )
     def post(self, request, tournament_id: int):
-        data = _valid(StartInput, request)
+        data = validated_input(StartInput, request)
         services.tournament_start(tournament_id=tournament_id, user=request.user, **data)
         return Response(tournament_detail_data(tournament_get(tournament_id=tournament_id)))
 
@@ -146,7 +141,7 @@ class MatchReportView(APIView):
 
     @extend_schema(request=ResultInput, responses={200: MatchSerializer}, tags=["matches"])
     def post(self, request, match_id: int):
-        data = _valid(ResultInput, request)
+        data = validated_input(ResultInput, request)
         match = services.match_report(
             match_id=match_id,
             user=request.user,
@@ -162,7 +157,7 @@ class MatchResolveView(APIView):
 
     @extend_schema(request=ResultInput, responses={200: MatchSerializer}, tags=["matches"])
     def post(self, request, match_id: int):
-        data = _valid(ResultInput, request)
+        data = validated_input(ResultInput, request)
         match = services.match_resolve(
             match_id=match_id,
             user=request.user,
@@ -210,7 +205,7 @@ class MatchForfeitView(APIView):
         The other side wins, `scores` null, `forfeit` the side that gave up; events
         `match.forfeited` then `match.completed`. Also from `awaiting_confirmation` and
         `disputed` (the reports stay)."""
-        data = _valid(ForfeitInput, request)
+        data = validated_input(ForfeitInput, request)
         match = services.match_forfeit(
             match_id=match_id, user=request.user, participant_id=data.get("participant")
         )

@@ -29,7 +29,9 @@ def consistent_read():
         yield
 
 
-def _roster_prefetch() -> Prefetch:
+def roster_prefetch() -> Prefetch:
+    """A participant's roster with its users, in pk order (``loaded_roster``): what the
+    participant payload reads."""
     return Prefetch(
         "roster",
         queryset=ParticipantMember.objects.select_related("user").order_by("pk"),
@@ -63,7 +65,7 @@ def _tournament_with_participants(
                 "participants",
                 queryset=Participant.objects.exclude(status=Participant.Status.LEFT)
                 .order_by("seed", "pk")
-                .prefetch_related(_roster_prefetch()),
+                .prefetch_related(roster_prefetch()),
                 to_attr="loaded_participants",
             )
         )

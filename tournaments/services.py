@@ -48,7 +48,7 @@ from tournaments.models import (
     prize_split_errors,
 )
 from tournaments.payloads import participant_data, tournament_data
-from tournaments.selectors import team_get
+from tournaments.selectors import roster_prefetch, team_get
 from users.models import User
 from wallets.errors import InsufficientFunds
 from wallets.models import Posting
@@ -344,7 +344,7 @@ def registrations_close(tournament: Tournament) -> None:
                 tournament_id=tournament.pk, status=Participant.Status.REGISTERED, checked_in=False
             )
             .order_by("pk")
-            .prefetch_related(_roster_prefetch())
+            .prefetch_related(roster_prefetch())
         )
     checked_in_waiting = [entry for entry in waiting if entry.checked_in]
     locked = {}
@@ -802,14 +802,6 @@ def _already_registered_check(*, tournament: Tournament, roster: list[User]) -> 
         raise AlreadyRegistered(f"{_names(already)} already plays in this tournament.")
 
 
-def _roster_prefetch() -> Prefetch:
-    return Prefetch(
-        "roster",
-        queryset=ParticipantMember.objects.select_related("user"),
-        to_attr="loaded_roster",
-    )
-
-
 # --- Waitlist -------------------------------------------------------------------------------
 #
 # Positions are kept contiguous: 1 is the first in line, and when an entry leaves the
@@ -892,7 +884,7 @@ def _waitlist_entries(tournament: Tournament) -> list[Participant]:
             tournament_id=tournament.pk, status=Participant.Status.WAITLISTED
         )
         .order_by("waitlist_position", "pk")
-        .prefetch_related(_roster_prefetch())
+        .prefetch_related(roster_prefetch())
     )
 
 

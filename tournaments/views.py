@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from idempotency.http import run_idempotent
 from project.domain_errors import InvalidInput
+from project.fields import validated_input
 from project.pagination import NewestFirstPagination
 from tournaments import selectors, services
 from tournaments.errors import EventsPruned
@@ -32,12 +33,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="Replays the first answer for a repeat of this key (up to 255 characters).",
 )
-
-
-def _valid(serializer_class, request):
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class TournamentListView(ListAPIView):
@@ -66,7 +61,7 @@ class TournamentListView(ListAPIView):
     )
     def post(self, request):
         tournament = services.tournament_create(
-            organizer=request.user, **_valid(TournamentCreateSerializer, request)
+            organizer=request.user, **validated_input(TournamentCreateSerializer, request)
         )
         return Response(tournament_data(tournament), status=status.HTTP_201_CREATED)
 
@@ -81,7 +76,7 @@ class TournamentJoinView(APIView):
         tags=["tournaments"],
     )
     def post(self, request, tournament_id: int):
-        data = _valid(TournamentJoinSerializer, request)
+        data = validated_input(TournamentJoinSerializer, request)
 
         def join():
             participant = services.tournament_join(
@@ -184,7 +179,9 @@ class TeamCreateView(APIView):
 
     @extend_schema(request=TeamCreateSerializer, responses={201: TeamSerializer}, tags=["teams"])
     def post(self, request):
-        team = services.team_create(user=request.user, **_valid(TeamCreateSerializer, request))
+        team = services.team_create(
+            user=request.user, **validated_input(TeamCreateSerializer, request)
+        )
         return Response(team_data(team), status=status.HTTP_201_CREATED)
 
 
@@ -208,7 +205,7 @@ class TeamInviteView(APIView):
         tags=["teams"],
     )
     def post(self, request, team_id: int):
-        data = _valid(TeamInviteSerializer, request)
+        data = validated_input(TeamInviteSerializer, request)
         services.team_invite(team_id=team_id, by_user=request.user, username=data["username"])
         return Response(
             {"team": team_id, "username": data["username"]}, status=status.HTTP_201_CREATED

@@ -6,6 +6,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from project.fields import validated_input
 from users.errors import InvalidCredentials, LockedOut
 from users.models import User
 from users.services import token_for_user, user_register
@@ -50,9 +51,8 @@ class RegisterView(APIView):
 
     @extend_schema(request=RegisterInput, responses={201: RegisterOutput}, tags=["accounts"])
     def post(self, request):
-        data = RegisterInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        user, token = user_register(**data.validated_data)
+        data = validated_input(RegisterInput, request)
+        user, token = user_register(**data)
         return Response(
             RegisterOutput({"id": user.pk, "username": user.username, "token": token}).data,
             status=status.HTTP_201_CREATED,
@@ -71,15 +71,14 @@ class TokenView(APIView):
         tags=["accounts"],
     )
     def post(self, request):
-        data = TokenInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        credentials = {"username": data.validated_data["username"]}
+        data = validated_input(TokenInput, request)
+        credentials = {"username": data["username"]}
         django_request = request._request
         # Checked before authenticating, so that the five failures before a lockout each
         # answer invalid_credentials and only the attempts after them answer locked_out.
         if not AxesProxyHandler.is_allowed(django_request, credentials):
             raise LockedOut("Too many failed logins for this username; try again later.")
-        user = authenticate(django_request, **data.validated_data)
+        user = authenticate(django_request, **data)
         # This failure may be the one that locks the username; the lockout applies from
         # the next attempt, so keep axes' middleware from rewriting this answer.
         django_request.axes_locked_out = False

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from idempotency.http import run_idempotent
 from project.domain_errors import NotFound
-from project.fields import StrictIntegerField
+from project.fields import StrictIntegerField, validated_input
 from project.pagination import NewestFirstPagination
 from wallets.models import Posting
 from wallets.selectors import wallet_entries, wallet_get
@@ -69,15 +69,14 @@ class DepositView(APIView):
         tags=["wallets"],
     )
     def post(self, request, user_id: int):
-        data = DepositInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated_input(DepositInput, request)
         # The ledger knows players only as the auth user model (like its foreign keys), not
         # the users app, which depends on it (a sign-up opens a wallet).
         if not get_user_model().objects.filter(pk=user_id).exists():
             raise NotFound(f"There is no user {user_id}.")
 
         def deposit():
-            wallet = deposit_create(user_id=user_id, amount=data.validated_data["amount"])
+            wallet = deposit_create(user_id=user_id, amount=data["amount"])
             return status.HTTP_201_CREATED, {"balance": wallet.balance}
 
         return run_idempotent(request, deposit)
