@@ -6,7 +6,7 @@ Every setting the environment can change is read through one of these, so that:
   the form expected (``refuse_to_start``), instead of a traceback from ``int()`` in the
   middle of the settings import;
 * ``DEFAULTS`` lists every variable the settings read, with the default each was given:
-  tests/test_settings.py checks the README's configuration table against it.
+  tests/project/test_settings.py checks the README's configuration table against it.
 
 The readers only run at settings import, where stopping the process is the right answer
 to a bad value; nothing else should call them.

@@ -1,4 +1,4 @@
-"""An ASGI app for tests/test_consumers.py's server tests (daphne, uvicorn): one
+"""An ASGI app for tests/consumers/test_sockets.py's server tests (daphne, uvicorn): one
 ``consumers.hub.Outbox`` per
 WebSocket, fed frames faster than a client that does not read can take them.
 

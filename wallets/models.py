@@ -5,7 +5,7 @@ external account that deposits come from). It only ever moves as a *posting*: a 
 entries whose amounts sum to zero. An account's balance is a cached sum of its entries,
 kept in step in the same transaction.
 
-Invariants (each proved in tests/test_wallets_ledger.py):
+Invariants (each proved in tests/wallets/test_ledger.py):
 * the entries of every posting sum to zero, so the sum over all accounts is always zero
   and the sum over wallets and escrows changes only by deposits;
 * every account's balance equals the sum of its entries;

@@ -17,12 +17,12 @@ import pytest
 from matches.models import Match
 from matches.services import tournament_start
 from tests.browser import TIMEOUT_MS, committed
+from tests.consumers.test_live_page_browser import play
 from tests.consumers.ties import (
     round_robin_tied_on_head_to_head,
     seed_of,
     swiss_tied_on_buchholz,
 )
-from tests.test_live_page import play
 from tournaments.models import Participant, Tournament
 from tournaments.services import tournament_create, tournament_join
 

@@ -6,7 +6,7 @@ import pytest
 from django.db.models import Sum
 
 from matches.models import Match
-from tests.test_wallets_ledger import assert_invariants
+from tests.wallets.test_ledger import assert_invariants
 from tournaments.models import Tournament
 from tournaments.services import tournament_create, tournament_join
 from wallets.models import Account, Posting

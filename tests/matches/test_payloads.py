@@ -14,7 +14,7 @@ from matches.payloads import bracket_rendered, match_data, matches_data
 from matches.selectors import bracket_list, match_get
 from matches.serializers import MatchSerializer
 from project.encoding import json_bytes
-from tests.test_matches_api import cup  # noqa: F401 - the fixture
+from tests.matches.test_api import cup  # noqa: F401 - the fixture
 from tournaments.models import TournamentEvent
 from tournaments.selectors import tournament_get
 

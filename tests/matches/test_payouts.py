@@ -1,9 +1,9 @@
 """Prizes of a completed tournament: inline when few, else chunks, exactly once, the sweeper.
 
 The tasks run in-process (``CELERY_TASK_ALWAYS_EAGER``). Large fields are registered with
-set-based statements (``tests.test_refunds.participants_bulk_register``), and the thresholds
-are lowered (``PAYOUTS_INLINE_MAX``, ``PAYOUTS_CHUNK_LINES``) so that small brackets
-exercise the background path in well under a second each.
+set-based statements (``tests.tournaments.test_refunds.participants_bulk_register``), and the
+thresholds are lowered (``PAYOUTS_INLINE_MAX``, ``PAYOUTS_CHUNK_LINES``) so that small
+brackets exercise the background path in well under a second each.
 """
 
 from datetime import timedelta
@@ -18,8 +18,13 @@ from matches.models import Match, PrizeAward
 from matches.payouts import tournament_payouts_chunk, tournament_payouts_resume
 from matches.services import match_report, tournament_start
 from tests.concurrency import run_concurrently
-from tests.test_refunds import DEPOSIT, LEDGER_OK, ledger_check, participants_bulk_register
-from tests.test_wallets_ledger import assert_invariants
+from tests.tournaments.test_refunds import (
+    DEPOSIT,
+    LEDGER_OK,
+    ledger_check,
+    participants_bulk_register,
+)
+from tests.wallets.test_ledger import assert_invariants
 from tournaments.models import Participant, Tournament, TournamentEvent
 from tournaments.services import (
     team_accept,

@@ -1,6 +1,6 @@
 """Every format played to the end through the services, with random results and odd sizes.
 
-The rules are proved by hypothesis in ``test_formats_*`` on the engine the services run
+The rules are proved by hypothesis in ``tests/matches/formats/`` on the engine the services run
 (``matches.formats.progress``, with its matches in memory); this proves the database side
 of it: byes settled at start, winners and losers moved into the right slots, swiss rounds
 paired as the previous one completes, the tournament completed exactly when the format
@@ -18,7 +18,7 @@ from matches.formats.progress import key_of, placements
 from matches.models import Match, MatchReport
 from matches.services import match_report, tournament_start
 from tests.bracket_runs import Bracket, play
-from tests.test_wallets_ledger import assert_invariants
+from tests.wallets.test_ledger import assert_invariants
 from tournaments.models import Participant, Tournament, TournamentEvent
 from tournaments.services import tournament_create, tournament_join
 from wallets.models import Account

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from consumers.hub import db_call
 from matches import snapshots as snapshots_module
 from matches.snapshots import SnapshotCache, snapshots
-from tests.test_consumers import (  # noqa: F401 - fixtures
+from tests.consumers.test_sockets import (  # noqa: F401 - fixtures
     _live,
     connect,
     cup,

@@ -55,8 +55,8 @@ class CountingSmsBackend(InMemorySmsBackend):
 
 @pytest.fixture(autouse=True)
 def backends(settings):
-    settings.EMAIL_BACKEND = "tests.test_notifications.CountingEmailBackend"
-    settings.SMS_BACKEND = "tests.test_notifications.CountingSmsBackend"
+    settings.EMAIL_BACKEND = "tests.notifications.test_delivery.CountingEmailBackend"
+    settings.SMS_BACKEND = "tests.notifications.test_delivery.CountingSmsBackend"
     for backend in (CountingEmailBackend, CountingSmsBackend):
         backend.connections = 0
         backend.batches = []

@@ -6,7 +6,7 @@ import pytest
 
 from project.celery import app
 from project.embedded_beat import EmbeddedBeat, embedded_beat_start
-from tests.test_matches_deadlines import report_minutes_ago, semifinal  # noqa: F401
+from tests.matches.test_deadlines import report_minutes_ago, semifinal  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -33,9 +33,14 @@ from tests.processes import (
     wait_for,
     worker_kill,
 )
-from tests.test_lost_connections import backends_terminate
-from tests.test_refunds import LEDGER_OK, assert_refunded_exactly_once, big_cup, ledger_check
-from tests.test_refunds_worker import pending
+from tests.project.test_lost_connections import backends_terminate
+from tests.tournaments.test_refunds import (
+    LEDGER_OK,
+    assert_refunded_exactly_once,
+    big_cup,
+    ledger_check,
+)
+from tests.tournaments.test_refunds_worker import pending
 from tournaments.models import Participant, Tournament, TournamentEvent
 from tournaments.services import tournament_create, tournament_join
 from wallets.models import Account, Entry, Posting

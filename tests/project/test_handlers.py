@@ -65,9 +65,9 @@ async def test_the_middleware_chain_and_the_view_run_as_one_call_on_one_thread(s
     hop back to the event loop in between (Django's own ASGI handler runs middleware that
     can be async on the event loop, and their sync parts and the view through asgiref)."""
     settings.MIDDLEWARE = [
-        "tests.test_handlers.OutermostProbe",
+        "tests.project.test_handlers.OutermostProbe",
         *settings.MIDDLEWARE,
-        "tests.test_handlers.ViewProbe",
+        "tests.project.test_handlers.ViewProbe",
     ]
     CHAIN_SEEN.clear()
     handler = SyncChainASGIHandler()

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from project.celery import app as celery_app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def python(*args, **env):
@@ -247,7 +247,7 @@ def test_dependencies_whose_internals_are_used_are_bounded_to_the_tested_range()
 
     from packaging.requirements import Requirement
 
-    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     declared = [*project["project"]["dependencies"]]
     for extra in project["project"]["optional-dependencies"].values():
         declared += extra

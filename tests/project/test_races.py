@@ -13,8 +13,8 @@ from matches.errors import MatchClosed
 from matches.models import Match
 from matches.services import match_report, match_reset, match_resolve
 from tests.concurrency import Background, HeldOpen, wait_for_lock_waiters
-from tests.test_matches_api import cup as started_tournament
-from tests.test_wallets_ledger import assert_invariants
+from tests.matches.test_api import cup as started_tournament
+from tests.wallets.test_ledger import assert_invariants
 from tournaments.errors import AlreadyRegistered
 from tournaments.models import Participant, ParticipantMember, Tournament
 from tournaments.services import (
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 FEE = 100
 
-cup = started_tournament  # the fixture of tests/test_matches_api.py
+cup = started_tournament  # the fixture of tests/matches/test_api.py
 
 
 def free_cup(organizer, *, team_size=1):

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 
 from project import env
-from tests.test_project import PRODUCTION, ROOT, manage
+from tests.project.test_operations import PRODUCTION, ROOT, manage
 
 NAME = "ATOM_TEST_VARIABLE"
 REFUSAL = "Atom Tournament refuses to start: "

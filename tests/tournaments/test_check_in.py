@@ -15,7 +15,7 @@ from django.utils import timezone
 from matches.models import Match
 from matches.services import tournament_start
 from tests.concurrency import run_concurrently
-from tests.test_refunds import participants_bulk_register
+from tests.tournaments.test_refunds import participants_bulk_register
 from tournaments.models import Participant, ParticipantMember, Tournament, TournamentEvent
 from tournaments.services import team_accept, team_create, team_invite, tournament_create
 from wallets.models import Account, Entry, Posting

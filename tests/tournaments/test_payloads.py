@@ -10,7 +10,7 @@ from django.db.models import Prefetch
 from rest_framework.renderers import JSONRenderer
 
 from project.encoding import json_bytes
-from tests.test_matches_api import FEE, cup  # noqa: F401 - the fixture
+from tests.matches.test_api import FEE, cup  # noqa: F401 - the fixture
 from tournaments.models import Participant, ParticipantMember, TeamMember, TournamentEvent
 from tournaments.payloads import participant_data, participants_rendered, tournament_data
 from tournaments.selectors import tournament_get

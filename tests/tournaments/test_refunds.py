@@ -1,7 +1,7 @@
 """Refunds of a cancelled tournament: chunks, exactly once, the sweeper, the 202 answer.
 
-These run the tasks in-process (``CELERY_TASK_ALWAYS_EAGER``); tests/test_refunds_worker.py
-runs them on a real worker process.
+These run the tasks in-process (``CELERY_TASK_ALWAYS_EAGER``);
+tests/tournaments/test_refunds_worker.py runs them on a real worker process.
 """
 
 from datetime import timedelta

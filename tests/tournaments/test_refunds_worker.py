@@ -20,7 +20,7 @@ from tests.processes import (
     wait_for,
     worker_kill,
 )
-from tests.test_refunds import assert_refunded_exactly_once, big_cup, events_of
+from tests.tournaments.test_refunds import assert_refunded_exactly_once, big_cup, events_of
 from tournaments import tasks
 from tournaments.models import Participant, Tournament
 from tournaments.services import tournament_cancel
