@@ -9,7 +9,8 @@ start locks the tournament row and refuses one that is no longer in registration
 
 A start that fails because fewer than 2 participants are left changes nothing (the start
 rolls back whole); the tournament stays in registration with ``auto_start`` turned off, so
-the beat does not try again every minute, and a warning is logged. The organizer then
+the beat does not try again every minute (a ``tournament.updated`` event tells the
+console and the live pages), and a warning is logged. The organizer then
 decides: start it by hand once enough have joined, move ``starts_at`` and turn
 ``auto_start`` on again, or cancel it (which refunds everyone).
 """
@@ -25,6 +26,7 @@ from matches.errors import NotEnoughParticipants
 from matches.services import tournament_start
 from tournaments.errors import InvalidTransition
 from tournaments.models import Tournament
+from tournaments.services import tournament_auto_start_off
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +53,7 @@ def tournaments_auto_start(*, now: datetime | None = None) -> list[int]:
         except InvalidTransition:
             continue  # a concurrent run, or the organizer, started or cancelled it first
         except NotEnoughParticipants:
-            # Only a tournament still due and still in registration: another run may have
-            # turned it off, or the organizer may have started it meanwhile.
-            Tournament.objects.filter(
-                pk=tournament_id, auto_start=True, status=Tournament.Status.REGISTRATION
-            ).update(auto_start=False)
+            tournament_auto_start_off(tournament_id=tournament_id)
             logger.warning(
                 "tournament %s did not start at its start time: fewer than 2 participants; "
                 "left in registration with auto_start off",

@@ -1058,22 +1058,38 @@ def tournament_update(*, tournament_id: int, user: User, **changes) -> Tournamen
         changed = {
             name: value for name, value in changes.items() if value != getattr(tournament, name)
         }
-        if not changed:
-            return tournament
-        columns = [Tournament._meta.get_field(name).column for name in changed]
-        tournament_row_update(
-            tournament,
-            events=1,
-            set_sql=", ".join(f"{column} = %s" for column in columns),
-            set_params=list(changed.values()),
-        )
-        for name, value in changed.items():
-            setattr(tournament, name, value)
-        events_append(
-            tournament=tournament,
-            events=[("tournament.updated", {"tournament": tournament_data(tournament)})],
-        )
+        if changed:
+            _tournament_edit(tournament, changed)
     return tournament
+
+
+def tournament_auto_start_off(*, tournament_id: int) -> None:
+    """The service turns a tournament's automatic start off (its start at ``starts_at``
+    could not happen: ``matches.auto_start``), with the event an organizer's edit sends, so
+    the console and the live pages show it. Nothing happens if the organizer started,
+    cancelled or edited it meanwhile."""
+    with transaction.atomic():
+        tournament = tournament_lock(tournament_id)
+        if tournament.status == Status.REGISTRATION and tournament.auto_start:
+            _tournament_edit(tournament, {"auto_start": False})
+
+
+def _tournament_edit(tournament: Tournament, changed: dict) -> None:
+    """Write ``changed`` (field -> new value) to the locked tournament's row in one
+    statement, with its ``tournament.updated`` event."""
+    columns = [Tournament._meta.get_field(name).column for name in changed]
+    tournament_row_update(
+        tournament,
+        events=1,
+        set_sql=", ".join(f"{column} = %s" for column in columns),
+        set_params=list(changed.values()),
+    )
+    for name, value in changed.items():
+        setattr(tournament, name, value)
+    events_append(
+        tournament=tournament,
+        events=[("tournament.updated", {"tournament": tournament_data(tournament)})],
+    )
 
 
 def _tournament_edit_errors(tournament: Tournament, values: dict) -> dict[str, list[str]]:

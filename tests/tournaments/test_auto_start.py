@@ -17,7 +17,7 @@ from django.utils import timezone
 from matches.auto_start import tournaments_auto_start
 from tests.concurrency import run_concurrently
 from tests.processes import PROJECT_DIR, database_url_of_the_tests, wait_for
-from tournaments.models import Participant, Tournament
+from tournaments.models import Participant, Tournament, TournamentEvent
 from tournaments.services import tournament_check_in, tournament_create, tournament_join
 from wallets.models import Account, Posting
 
@@ -89,7 +89,10 @@ def test_one_that_cannot_start_stays_in_registration_with_auto_start_off(
         assert tournaments_auto_start() == []
     tournament.refresh_from_db()
     assert (tournament.status, tournament.auto_start) == ("registration", False)
-    assert (tournament.version, tournament.participant_count, tournament.prize_pool) == before
+    # Only the edit that turned the automatic start off: one event, the organizer's kind.
+    assert (tournament.version - 1, tournament.participant_count, tournament.prize_pool) == before
+    last = TournamentEvent.objects.get(tournament=tournament, version=tournament.version)
+    assert last.name == "tournament.updated" and last.data["tournament"]["auto_start"] is False
     assert Posting.objects.count() == postings  # the no-show was not refunded: rolled back
     assert set(Participant.objects.values_list("status", flat=True)) == {"registered"}
     assert "fewer than 2 participants" in caplog.text
