@@ -207,18 +207,7 @@ def tournament_join(
                 ],
                 locked=locked,
             )
-        events_append(
-            tournament=tournament,
-            events=[
-                (
-                    "participant.joined",
-                    {
-                        "participant": participant_data(participant),
-                        "tournament": tournament_data(tournament),
-                    },
-                )
-            ],
-        )
+        _participant_events_append(tournament, "participant.joined", [participant])
         if team is not None:
             team_joined_notify(participant_id=participant.pk)  # after commit; no query
     return participant
@@ -262,18 +251,7 @@ def tournament_leave(*, tournament_id: int, user: User) -> Participant:
         if not refunded:
             raise NotRegistered("You are not registered in this tournament.")
         participant = refunded[0]
-        events_append(
-            tournament=tournament,
-            events=[
-                (
-                    "participant.left",
-                    {
-                        "participant": participant_data(participant),
-                        "tournament": tournament_data(tournament),
-                    },
-                )
-            ],
-        )
+        _participant_events_append(tournament, "participant.left", [participant])
         _waitlist_promote(tournament=tournament, entries=waiting, places=1, locked=locked)
     return participant
 
@@ -299,18 +277,7 @@ def tournament_check_in(*, tournament_id: int, user: User) -> Participant:
         Participant.objects.filter(pk=participant.pk).update(checked_in=True)
         participant.checked_in = True
         tournament_row_update(tournament, events=1)
-        events_append(
-            tournament=tournament,
-            events=[
-                (
-                    "participant.checked_in",
-                    {
-                        "participant": participant_data(participant),
-                        "tournament": tournament_data(tournament),
-                    },
-                )
-            ],
-        )
+        _participant_events_append(tournament, "participant.checked_in", [participant])
     return participant
 
 
@@ -386,20 +353,7 @@ def _no_shows_refund(*, tournament: Tournament, no_shows: list[Participant]) -> 
         raise RegistrationClosed("Registration for this tournament is closed.")
     for p in no_shows:
         p.status = Participant.Status.LEFT
-    events_append(
-        tournament=tournament,
-        events=[
-            (
-                "participant.removed",
-                {
-                    "participant": participant_data(p),
-                    "tournament": tournament_data(tournament),
-                    "reason": "no_check_in",
-                },
-            )
-            for p in no_shows
-        ],
-    )
+    _participant_events_append(tournament, "participant.removed", no_shows, reason="no_check_in")
 
 
 def tournament_cancel(*, tournament_id: int, user: User) -> Tournament:
@@ -834,18 +788,7 @@ def _waitlist_join(
         ),
         roster=roster,
     )
-    events_append(
-        tournament=tournament,
-        events=[
-            (
-                "participant.waitlisted",
-                {
-                    "participant": participant_data(participant),
-                    "tournament": tournament_data(tournament),
-                },
-            )
-        ],
-    )
+    _participant_events_append(tournament, "participant.waitlisted", [participant])
     return participant
 
 
@@ -862,18 +805,7 @@ def _waitlist_leave(*, tournament: Tournament, participant: Participant) -> Part
     participant.loaded_roster = list(
         ParticipantMember.objects.filter(participant=participant).select_related("user")
     )
-    events_append(
-        tournament=tournament,
-        events=[
-            (
-                "participant.left",
-                {
-                    "participant": participant_data(participant),
-                    "tournament": tournament_data(tournament),
-                },
-            )
-        ],
-    )
+    _participant_events_append(tournament, "participant.left", [participant])
     return participant
 
 
@@ -948,19 +880,7 @@ def _waitlist_promote(
         raise TournamentFull("This tournament is full.")
     for entry in promoted:
         entry.status, entry.waitlist_position = Participant.Status.REGISTERED, None
-    events_append(
-        tournament=tournament,
-        events=[
-            (
-                "participant.promoted",
-                {
-                    "participant": participant_data(entry),
-                    "tournament": tournament_data(tournament),
-                },
-            )
-            for entry in promoted
-        ],
-    )
+    _participant_events_append(tournament, "participant.promoted", promoted)
     return promoted
 
 
@@ -983,19 +903,8 @@ def _waitlist_close(tournament: Tournament) -> None:
     )
     for p in remaining:
         p.status, p.waitlist_position = Participant.Status.LEFT, None
-    events_append(
-        tournament=tournament,
-        events=[
-            (
-                "participant.removed",
-                {
-                    "participant": participant_data(p),
-                    "tournament": tournament_data(tournament),
-                    "reason": "waitlist_closed",
-                },
-            )
-            for p in remaining
-        ],
+    _participant_events_append(
+        tournament, "participant.removed", remaining, reason="waitlist_closed"
     )
 
 
@@ -1010,6 +919,25 @@ def _waitlist_renumber(tournament: Tournament) -> None:
             f"WHERE {table}.id = ranked.id AND {table}.waitlist_position <> ranked.position",
             [tournament.pk, Participant.Status.WAITLISTED],
         )
+
+
+def _participant_events_append(
+    tournament: Tournament, name: str, participants: list[Participant], **extra
+) -> None:
+    """Append one ``name`` event per participant, in order, each with the participant and
+    the tournament as this action leaves it (``{participant, tournament, **extra}``); the
+    versions were taken by the action's ``tournament_row_update``."""
+    tournament_payload = tournament_data(tournament)
+    events_append(
+        tournament=tournament,
+        events=[
+            (
+                name,
+                {"participant": participant_data(p), "tournament": tournament_payload, **extra},
+            )
+            for p in participants
+        ],
+    )
 
 
 def _names(users: list[User]) -> str:
