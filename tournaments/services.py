@@ -303,7 +303,9 @@ def registrations_close(tournament: Tournament) -> None:
     The caller builds the bracket after this; if it then refuses (fewer than 2), its
     transaction rolls all of this back.
     """
-    waiting = _waitlist_entries(tournament)
+    # The row is locked: nobody joins or leaves meanwhile, so its counter says whether
+    # there is a waitlist to read, and what was read stays true to the end.
+    waiting = _waitlist_entries(tournament) if tournament.waitlist_count else []
     no_shows = []
     if tournament.has_check_in:
         no_shows = list(
@@ -322,12 +324,13 @@ def registrations_close(tournament: Tournament) -> None:
         )
     if no_shows:
         _no_shows_refund(tournament=tournament, no_shows=no_shows)
+    promoted = []
     if checked_in_waiting:
         free = tournament.max_participants - tournament.participant_count
-        _waitlist_promote(
+        promoted = _waitlist_promote(
             tournament=tournament, entries=checked_in_waiting, places=free, locked=locked
         )
-    _waitlist_close(tournament)
+    _waitlist_close(tournament, remaining=[entry for entry in waiting if entry not in promoted])
 
 
 def _no_shows_refund(*, tournament: Tournament, no_shows: list[Participant]) -> None:
@@ -884,9 +887,9 @@ def _waitlist_promote(
     return promoted
 
 
-def _waitlist_close(tournament: Tournament) -> None:
-    """Remove every entry still waiting (``left``, never charged; ``waitlist_closed``)."""
-    remaining = _waitlist_entries(tournament)
+def _waitlist_close(tournament: Tournament, *, remaining: list[Participant]) -> None:
+    """Remove the entries ``remaining`` on the waitlist (``left``, never charged;
+    ``waitlist_closed``): the caller read them under the tournament's lock."""
     if not remaining:
         return
     ids = [p.pk for p in remaining]
