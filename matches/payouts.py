@@ -149,10 +149,9 @@ def _awards_pay(*, tournament: Tournament, first: int, last: int) -> list[int]:
     if not tournament_row_update(
         tournament,
         events=1,
-        set_sql="payouts_pending = payouts_pending - %s",
-        set_params=[count],
-        where_sql="status = %s AND payouts_pending >= %s",
-        where_params=[Tournament.Status.COMPLETED, count],
+        increments={"payouts_pending": -count},
+        when_status=Tournament.Status.COMPLETED,
+        when_at_least={"payouts_pending": count},
     ):
         raise RuntimeError(f"tournament {tournament.pk} has fewer than {count} payouts pending")
     return list(prizes)

@@ -259,8 +259,7 @@ class Progression(progress.BracketProgress):
             if not tournament_row_update(
                 self.tournament,
                 events=len(events),
-                where_sql="status = %s",
-                where_params=[Tournament.Status.IN_PROGRESS],
+                when_status=Tournament.Status.IN_PROGRESS,
             ):
                 raise MatchClosed("The tournament is no longer in progress.")
             events_append(tournament=self.tournament, events=events)
@@ -271,10 +270,12 @@ class Progression(progress.BracketProgress):
         finished = tournament_row_update(
             self.tournament,
             events=len(events) + 1,
-            set_sql="status = %s, completed_at = %s, payouts_pending = %s",
-            set_params=[Tournament.Status.COMPLETED, now, payouts_pending],
-            where_sql="status = %s",
-            where_params=[Tournament.Status.IN_PROGRESS],
+            values={
+                "status": Tournament.Status.COMPLETED,
+                "completed_at": now,
+                "payouts_pending": payouts_pending,
+            },
+            when_status=Tournament.Status.IN_PROGRESS,
         )
         if not finished:
             raise MatchClosed("The tournament is no longer in progress.")

@@ -104,8 +104,11 @@ def tournament_start(
         tournament_row_update(
             tournament,
             events=1,
-            set_sql="status = %s, started_at = %s, swiss_rounds = %s",
-            set_params=[Tournament.Status.IN_PROGRESS, now, swiss_rounds],
+            values={
+                "status": Tournament.Status.IN_PROGRESS,
+                "started_at": now,
+                "swiss_rounds": swiss_rounds,
+            },
         )
         tournament.started_at, tournament.swiss_rounds = now, swiss_rounds
         for match in matches.values():

@@ -174,10 +174,9 @@ def tournament_join(
         admitted = tournament_row_update(
             tournament,
             events=1,
-            set_sql="participant_count = participant_count + 1, prize_pool = prize_pool + %s",
-            set_params=[fee * len(roster)],
-            where_sql="status = %s AND participant_count < max_participants",
-            where_params=[Status.REGISTRATION],
+            increments={"participant_count": 1, "prize_pool": fee * len(roster)},
+            when_status=Status.REGISTRATION,
+            when_room_for=1,
         )
         if not admitted:  # the status and count of the locked row say why
             if tournament.status != Status.REGISTRATION:
@@ -243,7 +242,7 @@ def tournament_leave(*, tournament_id: int, user: User) -> Participant:
             tournament=tournament,
             participant_ids=[participant.pk],
             new_status=Participant.Status.LEFT,
-            counters_sql="participant_count = participant_count - %s",
+            counter="participant_count",
             required_status=Status.REGISTRATION,
         )
         if refunded is None:
@@ -348,10 +347,11 @@ def _no_shows_refund(*, tournament: Tournament, no_shows: list[Participant]) -> 
     if not tournament_row_update(
         tournament,
         events=len(no_shows),
-        set_sql="participant_count = participant_count - %s, prize_pool = prize_pool - %s",
-        set_params=[len(ids), -deltas.get(tournament.escrow_id, 0)],
-        where_sql="status = %s",
-        where_params=[Status.REGISTRATION],
+        increments={
+            "participant_count": -len(ids),
+            "prize_pool": deltas.get(tournament.escrow_id, 0),
+        },
+        when_status=Status.REGISTRATION,
     ):
         raise RegistrationClosed("Registration for this tournament is closed.")
     for p in no_shows:
@@ -385,8 +385,7 @@ def tournament_cancel(*, tournament_id: int, user: User) -> Tournament:
         tournament_row_update(
             tournament,
             events=1,
-            set_sql="status = %s, refunds_pending = %s, waitlist_count = 0",
-            set_params=[Status.CANCELLED, pending],
+            values={"status": Status.CANCELLED, "refunds_pending": pending, "waitlist_count": 0},
         )
         events_append(
             tournament=tournament,
@@ -454,7 +453,7 @@ def _participants_refund(
     tournament: Tournament,
     participant_ids: list[int],
     new_status: str,
-    counters_sql: str,
+    counter: str,
     required_status: str,
 ) -> list[Participant] | None:
     """Return the entry fees of the given participants that are still registered (leave).
@@ -481,7 +480,7 @@ def _participants_refund(
         tournament=tournament,
         participant_ids=[p.pk for p in participants],
         new_status=new_status,
-        counters_sql=counters_sql,
+        counter=counter,
         required_status=required_status,
     )
     for p in participants:
@@ -504,7 +503,7 @@ def _participants_refund_chunk(*, tournament: Tournament, participant_ids: list[
         tournament=tournament,
         participant_ids=ids,
         new_status=Participant.Status.REFUNDED,
-        counters_sql="refunds_pending = refunds_pending - %s",
+        counter="refunds_pending",
         required_status=Status.CANCELLED,
     ):
         raise RuntimeError(f"tournament {tournament.pk} is no longer cancelled")
@@ -540,7 +539,7 @@ def _refunds_write(
     tournament: Tournament,
     participant_ids: list[int],
     new_status: str,
-    counters_sql: str,
+    counter: str,
     required_status: str,
 ) -> bool:
     """Refund the locked, registered participants ``participant_ids`` (in pk order).
@@ -548,8 +547,10 @@ def _refunds_write(
     Each refund is the exact reverse of the participant's entry-fee posting; all of them
     are a constant number of set-based statements, whatever their number: the ledger's
     reversal (postings, entries and balances), the participants, their memberships and the
-    guarded tournament row. False if the tournament is no longer in ``required_status``
-    (the caller's transaction must then roll back).
+    guarded tournament row, whose ``counter`` (``participant_count`` for a leave,
+    ``refunds_pending`` for a cancellation's chunk) goes down by their number. False if the
+    tournament is no longer in ``required_status`` (the caller's transaction must then roll
+    back).
     """
     deltas = postings_reverse(
         kind=Posting.Kind.ENTRY_FEE,
@@ -568,10 +569,8 @@ def _refunds_write(
     return tournament_row_update(
         tournament,
         events=1,
-        set_sql=f"{counters_sql}, prize_pool = prize_pool - %s",
-        set_params=[len(participant_ids), refunded_total],
-        where_sql="status = %s",
-        where_params=[required_status],
+        increments={counter: -len(participant_ids), "prize_pool": -refunded_total},
+        when_status=required_status,
     )
 
 
@@ -776,9 +775,8 @@ def _waitlist_join(
     tournament_row_update(
         tournament,
         events=1,
-        set_sql="waitlist_count = waitlist_count + 1",
-        where_sql="status = %s",
-        where_params=[Status.REGISTRATION],
+        increments={"waitlist_count": 1},
+        when_status=Status.REGISTRATION,
     )
     participant = _participant_insert(
         participant=Participant(
@@ -803,7 +801,7 @@ def _waitlist_leave(*, tournament: Tournament, participant: Participant) -> Part
     )
     ParticipantMember.objects.filter(participant=participant, active=True).update(active=False)
     _waitlist_renumber(tournament)
-    tournament_row_update(tournament, events=1, set_sql="waitlist_count = waitlist_count - 1")
+    tournament_row_update(tournament, events=1, increments={"waitlist_count": -1})
     participant.status, participant.waitlist_position = Participant.Status.LEFT, None
     participant.loaded_roster = list(
         ParticipantMember.objects.filter(participant=participant).select_related("user")
@@ -874,11 +872,13 @@ def _waitlist_promote(
     if not tournament_row_update(
         tournament,
         events=len(promoted),
-        set_sql="participant_count = participant_count + %s, "
-        "waitlist_count = waitlist_count - %s, prize_pool = prize_pool + %s",
-        set_params=[len(ids), len(ids), charged],
-        where_sql="status = %s AND participant_count + %s <= max_participants",
-        where_params=[Status.REGISTRATION, len(ids)],
+        increments={
+            "participant_count": len(ids),
+            "waitlist_count": -len(ids),
+            "prize_pool": charged,
+        },
+        when_status=Status.REGISTRATION,
+        when_room_for=len(ids),
     ):
         raise TournamentFull("This tournament is full.")
     for entry in promoted:
@@ -901,8 +901,7 @@ def _waitlist_close(tournament: Tournament, *, remaining: list[Participant]) -> 
     tournament_row_update(
         tournament,
         events=len(ids),
-        set_sql="waitlist_count = waitlist_count - %s",
-        set_params=[len(ids)],
+        increments={"waitlist_count": -len(ids)},
     )
     for p in remaining:
         p.status, p.waitlist_position = Participant.Status.LEFT, None
@@ -1008,13 +1007,7 @@ def tournament_auto_start_off(*, tournament_id: int) -> None:
 def _tournament_edit(tournament: Tournament, changed: dict) -> None:
     """Write ``changed`` (field -> new value) to the locked tournament's row in one
     statement, with its ``tournament.updated`` event."""
-    columns = [Tournament._meta.get_field(name).column for name in changed]
-    tournament_row_update(
-        tournament,
-        events=1,
-        set_sql=", ".join(f"{column} = %s" for column in columns),
-        set_params=list(changed.values()),
-    )
+    tournament_row_update(tournament, events=1, values=changed)
     for name, value in changed.items():
         setattr(tournament, name, value)
     events_append(

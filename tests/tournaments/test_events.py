@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from channels.layers import get_channel_layer
+from django.core.exceptions import FieldDoesNotExist
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
@@ -15,8 +16,13 @@ from consumers.hub import db_call
 from tests.concurrency import run_concurrently
 from tournaments import events as events_module
 from tournaments.errors import TournamentFull
-from tournaments.events import LIVE_MESSAGE_TYPE, events_prune, tournament_group
-from tournaments.models import TournamentEvent
+from tournaments.events import (
+    LIVE_MESSAGE_TYPE,
+    events_prune,
+    tournament_group,
+    tournament_row_update,
+)
+from tournaments.models import Tournament, TournamentEvent
 from tournaments.services import tournament_create, tournament_join
 
 
@@ -68,6 +74,58 @@ async def test_a_burst_of_concurrent_joins_gets_consecutive_versions_each_publis
     assert set(frame) == {"type", "version", "event", "data"}
     assert frame["type"] == "event" and frame["event"] == "participant.joined"
     await layer.group_discard(tournament_group(cup.pk), channel)
+
+
+def test_a_row_update_applies_its_change_and_reads_the_row_back(db, organizer):
+    cup = cup_create(organizer, places=3)
+    Tournament.objects.filter(pk=cup.pk).update(participant_count=1, waitlist_count=2)
+    stale = Tournament.objects.get(pk=cup.pk)  # the caller's copy; the row moves under it
+    Tournament.objects.filter(pk=cup.pk).update(waitlist_count=5)
+
+    assert tournament_row_update(
+        stale,
+        events=2,
+        values={"name": "Renamed"},
+        increments={"participant_count": 2, "waitlist_count": -1},
+        when_status=Tournament.Status.REGISTRATION,
+        when_room_for=2,
+        when_at_least={"waitlist_count": 5},
+    )
+
+    row = Tournament.objects.get(pk=cup.pk)
+    assert (row.name, row.participant_count, row.waitlist_count, row.version) == (
+        "Renamed",
+        3,
+        4,
+        2,
+    )
+    # Every counter is copied back from the row, not computed from the stale copy.
+    assert (stale.participant_count, stale.waitlist_count, stale.version) == (3, 4, 2)
+
+
+@pytest.mark.parametrize(
+    "guard",
+    [
+        {"when_status": Tournament.Status.IN_PROGRESS},
+        {"when_room_for": 2},  # one place left
+        {"when_at_least": {"payouts_pending": 1}},
+    ],
+)
+def test_a_row_update_whose_guard_fails_changes_nothing(db, organizer, guard):
+    cup = cup_create(organizer, places=3)
+    Tournament.objects.filter(pk=cup.pk).update(participant_count=2)
+
+    assert not tournament_row_update(cup, events=1, increments={"participant_count": 1}, **guard)
+
+    row = Tournament.objects.get(pk=cup.pk)
+    assert (row.participant_count, row.version) == (2, 0)
+
+
+def test_a_row_update_refuses_a_field_the_tournament_does_not_have(db, organizer):
+    cup = cup_create(organizer)
+    with pytest.raises(FieldDoesNotExist):
+        tournament_row_update(cup, events=1, increments={"participant_cuont": 1})
+    assert Tournament.objects.get(pk=cup.pk).version == 0
 
 
 def test_a_rolled_back_change_publishes_nothing_and_takes_no_version(
