@@ -110,10 +110,10 @@ def tournament_row_update(
     refused change says why; False if it was refused (nothing changed).
 
     Callers name fields, never SQL. The statement is put together here rather than by the
-    ORM (``filter(...).update(...)`` with ``F`` and ``Q``) because an ``UPDATE`` cannot read
-    its row back through the ORM (it has no ``RETURNING`` for updates: one more SELECT per
-    write) and because the ORM's compiler took ~0.8 ms of CPU per statement on the join's
-    path against ~0.02 ms for this (``bench/README.md``, "The tournament row").
+    ORM (``filter(...).update(...)`` with ``F`` and ``Q``) because the ORM cannot read an
+    updated row back (it has no ``RETURNING`` for updates: one more SELECT per write), and
+    because building the UPDATE alone costs the ORM more CPU than this whole statement,
+    sent and answered (``bench/statements.py``; figures in bench/README.md).
     """
     assignments, params = [], []
     for name, value in (values or {}).items():

@@ -624,29 +624,47 @@ def team_member_remove(*, team_id: int, by_user: User, user_id: int) -> None:
 
 
 def _participant_insert(*, participant: Participant, roster: list[User]) -> Participant:
-    """Save a new participant and its roster (``loaded_roster``), as one statement.
+    """Save a new participant and its roster (``loaded_roster``).
 
-    Why SQL and not ``create()`` + ``bulk_create()``: on the join's hot path the ORM spent
-    ~0.6 ms of CPU building those two INSERTs against ~0.15 ms for this one statement
-    (measured in-process on PostgreSQL; bench/README.md). The columns and their values still
-    come from the models (each field's ``pre_save`` and database value, as ``Model.save``
-    computes them), so a field added to either model with a default is written here too.
-    The embedded SQLite default takes the ORM's two statements.
+    On PostgreSQL in one statement (``_participant_insert_one_statement``); on the embedded
+    SQLite by the ORM (``_participant_insert_orm``). ``tests/tournaments/test_join_queries.py``
+    holds the two to the same rows.
     """
+    members = [ParticipantMember(tournament_id=participant.tournament_id, user=u) for u in roster]
+    if connection.vendor == "postgresql":
+        return _participant_insert_one_statement(participant=participant, members=members)
+    return _participant_insert_orm(participant=participant, members=members)
+
+
+def _participant_insert_orm(
+    *, participant: Participant, members: list[ParticipantMember]
+) -> Participant:
+    """The ORM's two statements: ``save()``, then ``bulk_create()`` of the memberships."""
+    participant.save()
+    for member in members:
+        member.participant = participant
+    participant.loaded_roster = ParticipantMember.objects.bulk_create(members)
+    return participant
+
+
+def _participant_insert_one_statement(
+    *, participant: Participant, members: list[ParticipantMember]
+) -> Participant:
+    """``_participant_insert`` in one statement: ``INSERT`` the participant, then its
+    memberships from the id it returns (``WITH p AS (INSERT ... RETURNING id) INSERT ...``).
+
+    Why by hand: on the join's path the ORM's two INSERTs took 3-4x the CPU of this one
+    (``bench/statements.py``; figures in bench/README.md). The columns and their values
+    come from the models, as ``Model.save`` computes them (each field's ``pre_save``, then
+    its database value), so a field added to either model is written here too; the
+    instances are then marked saved, as ``bulk_create`` marks its own.
+    """
+    fields = [f for f in Participant._meta.concrete_fields if not f.primary_key]
     member_fields = [
         f
         for f in ParticipantMember._meta.concrete_fields
         if not f.primary_key and f.name != "participant"
     ]
-    members = [ParticipantMember(tournament_id=participant.tournament_id, user=u) for u in roster]
-    if connection.vendor != "postgresql":
-        participant.save()
-        for member in members:
-            member.participant = participant
-        participant.loaded_roster = ParticipantMember.objects.bulk_create(members)
-        return participant
-
-    fields = [f for f in Participant._meta.concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(participant, True), connection) for f in fields]
     rows = [
         [f.get_db_prep_save(f.pre_save(member, True), connection) for f in member_fields]

@@ -1,0 +1,228 @@
+"""The join's hand-built statements against the ORM versions they replace, in-process.
+
+Two places on the join's path write SQL by hand instead of letting the ORM build it
+(``tournaments/events.py``, ``tournaments/services.py``); each says why with a figure from
+here. This measures both ways of each, in one process, on PostgreSQL:
+
+* **row update** - a join's change of the tournament row: ``participant_count + 1``,
+  ``prize_pool + fee``, ``version + 1`` if the row is in registration with a free place,
+  reading the counters back. ``orm``: ``filter(Q, F).update(F ...)``, then a ``values()``
+  read of the counters (the ORM has no ``RETURNING`` for an update); ``orm compile``: the
+  building of that UPDATE alone (``QuerySet.update``'s own compile step), without running
+  it; ``by hand``: ``tournaments.events.tournament_row_update``, one statement.
+* **participant insert** - a new participant and its roster of ``--sizes`` members.
+  ``orm``: ``tournaments.services._participant_insert_orm`` (``save()`` and
+  ``bulk_create()``); ``by hand``: ``_participant_insert_one_statement``.
+
+Each way runs in alternating blocks of ``--per-block`` operations (``--blocks`` blocks
+each), every operation in its own transaction that is rolled back, so the tables stay as
+they were. The figures are medians over the blocks of the CPU time of this process per
+operation (``time.process_time``: Python building the statement, psycopg sending it and
+reading the answer; PostgreSQL's own work is in another process and not counted) and of
+the wall time per operation (with the round trips). Nothing is asserted.
+
+How to run (PostgreSQL on 127.0.0.1:5432, trust auth for user postgres; it **drops and
+recreates** ``--database``, default ``atom_bench_statements``)::
+
+    flock /tmp/bench.lock .venv/bin/python bench/statements.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+
+from common import (
+    PROJECT_DIR,
+    RESULTS_DIR,
+    app_env,
+    database_drop,
+    database_maintain,
+    database_recreate,
+    manage,
+    results_write,
+)
+
+REDIS_URL = "redis://127.0.0.1:6379/15"  # not used by what is measured; settings want one
+
+
+class Rollback(Exception):
+    """Ends an operation's transaction without keeping what it wrote."""
+
+
+def timed_blocks(ways: dict, *, blocks: int, per_block: int) -> dict[str, dict[str, float]]:
+    """Run each way (``name -> operation``) in alternating blocks; median CPU and wall ms."""
+    from django.db import transaction
+
+    cpu: dict[str, list[float]] = {name: [] for name in ways}
+    wall: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(blocks):
+        for name, operation in ways.items():
+            cpu_spent = wall_spent = 0.0
+            for i in range(per_block):
+                try:
+                    with transaction.atomic():
+                        wall_start, cpu_start = time.perf_counter(), time.process_time()
+                        operation(i)
+                        cpu_spent += time.process_time() - cpu_start
+                        wall_spent += time.perf_counter() - wall_start
+                        raise Rollback
+                except Rollback:
+                    pass
+            cpu[name].append(cpu_spent / per_block * 1000)
+            wall[name].append(wall_spent / per_block * 1000)
+    return {
+        name: {
+            "cpu_ms": round(statistics.median(cpu[name]), 4),
+            "wall_ms": round(statistics.median(wall[name]), 4),
+        }
+        for name in ways
+    }
+
+
+def row_update_ways(tournament, fee: int) -> dict:
+    from django.db import connection
+    from django.db.models import F, Q
+    from django.db.models.sql import UpdateQuery
+
+    from tournaments.events import tournament_row_update
+    from tournaments.models import Tournament
+
+    Status = Tournament.Status
+    counters = ("version", "status", "participant_count", "prize_pool", "refunds_pending")
+
+    def guarded():
+        return Tournament.objects.filter(
+            Q(status=Status.REGISTRATION) & Q(participant_count__lt=F("max_participants")),
+            pk=tournament.pk,
+        )
+
+    def changes():
+        return {
+            "participant_count": F("participant_count") + 1,
+            "prize_pool": F("prize_pool") + fee,
+            "version": F("version") + 1,
+        }
+
+    def orm(_):
+        if guarded().update(**changes()):
+            Tournament.objects.values_list(*counters).get(pk=tournament.pk)
+
+    def orm_compile(_):
+        query = guarded().query.chain(UpdateQuery)
+        query.add_update_values(changes())
+        query.get_compiler(connection.alias).as_sql()
+
+    def by_hand(_):
+        tournament_row_update(
+            tournament,
+            events=1,
+            increments={"participant_count": 1, "prize_pool": fee},
+            when_status=Status.REGISTRATION,
+            when_room_for=1,
+        )
+
+    return {"orm": orm, "orm compile": orm_compile, "by hand": by_hand}
+
+
+def participant_insert_ways(tournament, rosters: list[list]) -> dict:
+    from tournaments.models import Participant, ParticipantMember
+    from tournaments.services import (
+        _participant_insert_one_statement,
+        _participant_insert_orm,
+    )
+
+    def way(insert):
+        def operation(i):
+            roster = rosters[i % len(rosters)]
+            insert(
+                participant=Participant(
+                    tournament=tournament, captain=roster[0], name=roster[0].username
+                ),
+                members=[ParticipantMember(tournament=tournament, user=u) for u in roster],
+            )
+
+        return operation
+
+    return {"orm": way(_participant_insert_orm), "by hand": way(_participant_insert_one_statement)}
+
+
+def main() -> None:
+    args = parse_args()
+    env = app_env(args.database, redis_url=REDIS_URL)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    print(f"database {args.database}: recreate and migrate")
+    database_recreate(args.database)
+    try:
+        manage(env, "migrate", "--noinput", "--verbosity", "0")
+        os.environ.update(env)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+        sys.path.insert(0, str(PROJECT_DIR))
+        import django
+
+        django.setup()
+        from tournaments.services import tournament_create
+        from users.models import User
+
+        organizer = User.objects.create_user("bench-organizer")
+        tournament = tournament_create(
+            organizer=organizer,
+            name="Statements",
+            format="round_robin",
+            max_participants=1024,
+            team_size=max(args.sizes),
+            entry_fee=args.fee,
+        )
+        users = User.objects.bulk_create(
+            User(username=f"bench-player-{i}") for i in range(8 * max(args.sizes))
+        )
+        database_maintain(args.database, analyze=True)
+
+        results: dict[str, dict] = {}
+        print(f"{'statement':<28} {'way':<12} {'cpu ms':>8} {'wall ms':>8}")
+        scenarios = {"row update": row_update_ways(tournament, args.fee)}
+        for size in args.sizes:
+            rosters = [users[i * size : (i + 1) * size] for i in range(8)]
+            scenarios[f"participant insert ({size})"] = participant_insert_ways(tournament, rosters)
+        for scenario, ways in scenarios.items():
+            timed_blocks(ways, blocks=2, per_block=args.per_block)  # warm up, not kept
+            figures = timed_blocks(ways, blocks=args.blocks, per_block=args.per_block)
+            results[scenario] = figures
+            for way, figure in figures.items():
+                print(
+                    f"{scenario:<28} {way:<12} {figure['cpu_ms']:>8.3f} {figure['wall_ms']:>8.3f}"
+                )
+            orm, by_hand = figures["orm"]["cpu_ms"], figures["by hand"]["cpu_ms"]
+            print(f"{scenario:<28} {'orm/by hand':<12} {orm / by_hand:>8.2f}")
+        name = f"statements-{stamp}" + (f"-{args.label}" if args.label else "")
+        results_write(name, stamp=stamp, args=args, results=results)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            database_drop(args.database)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--blocks", type=int, default=15, help="timed blocks per way")
+    parser.add_argument("--per-block", type=int, default=100, help="operations per block")
+    parser.add_argument(
+        "--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 5, 16],
+        help="roster sizes of the participant insert (default 1,5,16)",
+    )  # fmt: skip
+    parser.add_argument("--fee", type=int, default=50)
+    parser.add_argument("--database", default="atom_bench_statements", help="dropped!")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--label", default="")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()
