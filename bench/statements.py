@@ -1,18 +1,26 @@
 """The join's hand-built statements against the ORM versions they replace, in-process.
 
-Two places on the join's path write SQL by hand instead of letting the ORM build it
-(``tournaments/events.py``, ``tournaments/services.py``); each says why with a figure from
-here. This measures both ways of each, in one process, on PostgreSQL:
+A few statements on the join's path are written by hand instead of built by the ORM
+(``project/statements.py`` says why, and each place names its ORM version, which
+``tests/project/test_statements.py`` holds it to). This measures both ways of each, in one
+process, on PostgreSQL, with a roster of 5:
 
+* **tournament lock** - ``select_for_update().get(pk=...)`` against
+  ``tournaments.locks.tournament_lock`` (``raw()``).
+* **accounts lock** - the roster's wallets and the escrow, ``select_for_update()`` with
+  ``Q(pk__in=...) | Q(user_id__in=...)`` against ``wallets.services.accounts_lock``.
+* **already registered** - ``values_list`` of the roster's active memberships against
+  ``tournaments.services._already_registered_check``.
 * **row update** - a join's change of the tournament row: ``participant_count + 1``,
   ``prize_pool + fee``, ``version + 1`` if the row is in registration with a free place,
   reading the counters back. ``orm``: ``filter(Q, F).update(F ...)``, then a ``values()``
   read of the counters (the ORM has no ``RETURNING`` for an update); ``orm compile``: the
   building of that UPDATE alone (``QuerySet.update``'s own compile step), without running
   it; ``by hand``: ``tournaments.events.tournament_row_update``, one statement.
-* **participant insert** - a new participant and its roster of ``--sizes`` members.
-  ``orm``: ``tournaments.services._participant_insert_orm`` (``save()`` and
-  ``bulk_create()``); ``by hand``: ``_participant_insert_one_statement``.
+* **posting insert** - an entry fee's posting and its 6 entries: ``bulk_create`` twice
+  against ``project.statements.insert_with_children``.
+* **participant insert** - a new participant and its roster of ``--sizes`` members:
+  ``save()`` and ``bulk_create()`` against ``insert_with_children``.
 
 Each way runs in alternating blocks of ``--per-block`` operations (``--blocks`` blocks
 each), every operation in its own transaction that is rolled back, so the tables stay as
@@ -130,25 +138,87 @@ def row_update_ways(tournament, fee: int) -> dict:
 
 
 def participant_insert_ways(tournament, rosters: list[list]) -> dict:
+    from project.statements import insert_with_children
     from tournaments.models import Participant, ParticipantMember
-    from tournaments.services import (
-        _participant_insert_one_statement,
-        _participant_insert_orm,
-    )
 
-    def way(insert):
+    def way(orm: bool):
         def operation(i):
             roster = rosters[i % len(rosters)]
-            insert(
-                participant=Participant(
-                    tournament=tournament, captain=roster[0], name=roster[0].username
-                ),
-                members=[ParticipantMember(tournament=tournament, user=u) for u in roster],
+            participant = Participant(
+                tournament=tournament, captain=roster[0], name=roster[0].username
             )
+            members = [ParticipantMember(tournament=tournament, user=u) for u in roster]
+            if orm:
+                participant.save()
+                for member in members:
+                    member.participant = participant
+                ParticipantMember.objects.bulk_create(members)
+            else:
+                insert_with_children(participant, members, link="participant", key="user")
 
         return operation
 
-    return {"orm": way(_participant_insert_orm), "by hand": way(_participant_insert_one_statement)}
+    return {"orm": way(orm=True), "by hand": way(orm=False)}
+
+
+def posting_insert_ways(tournament, wallets: list[int]) -> dict:
+    """A join's entry-fee posting: the posting and one entry per wallet and the escrow."""
+    from project.statements import insert_with_children
+    from wallets.models import Entry, Posting
+
+    def way(orm: bool):
+        def operation(i):
+            posting = Posting(
+                kind=Posting.Kind.ENTRY_FEE, reference=f"participant:{i}", tournament_id=1
+            )
+            entries = [
+                Entry(posting=posting, account_id=pk, amount=-5, balance_after=0) for pk in wallets
+            ]
+            if orm:
+                Posting.objects.bulk_create([posting])
+                Entry.objects.bulk_create(entries)
+            else:
+                insert_with_children(posting, entries, link="posting", key="account")
+
+        return operation
+
+    return {"orm": way(orm=True), "by hand": way(orm=False)}
+
+
+def reads_ways(tournament, roster: list) -> dict[str, dict]:
+    """The join's locking reads and its "already registered" check."""
+    from django.db.models import Q
+
+    from tournaments.locks import tournament_lock
+    from tournaments.models import ParticipantMember, Tournament
+    from tournaments.services import _already_registered_check
+    from wallets.models import Account
+    from wallets.services import accounts_lock
+
+    user_ids = [u.pk for u in roster]
+    return {
+        "tournament lock": {
+            "orm": lambda _: Tournament.objects.select_for_update().get(pk=tournament.pk),
+            "by hand": lambda _: tournament_lock(tournament.pk),
+        },
+        f"accounts lock ({len(roster)} + escrow)": {
+            "orm": lambda _: {
+                a.pk: a
+                for a in Account.objects.select_for_update()
+                .filter(Q(pk__in=[tournament.escrow_id]) | Q(user_id__in=user_ids))
+                .order_by("pk")
+            },
+            "by hand": lambda _: accounts_lock(ids=[tournament.escrow_id], user_ids=user_ids),
+        },
+        f"already registered ({len(roster)})": {
+            "orm": lambda _: list(
+                ParticipantMember.objects.filter(
+                    tournament_id=tournament.pk, user_id__in=user_ids, active=True
+                ).values_list("user_id", flat=True)
+            ),
+            "by hand": lambda _: _already_registered_check(tournament=tournament, roster=roster),
+        },
+    }
 
 
 def main() -> None:
@@ -185,7 +255,15 @@ def main() -> None:
 
         results: dict[str, dict] = {}
         print(f"{'statement':<28} {'way':<12} {'cpu ms':>8} {'wall ms':>8}")
-        scenarios = {"row update": row_update_ways(tournament, args.fee)}
+        from wallets.services import wallet_for_user
+
+        roster = users[:5]
+        wallets = [wallet_for_user(user_id=u.pk).pk for u in roster] + [tournament.escrow_id]
+        scenarios = {
+            **reads_ways(tournament, roster),
+            "row update": row_update_ways(tournament, args.fee),
+            "posting insert (6 entries)": posting_insert_ways(tournament, wallets),
+        }
         for size in args.sizes:
             rosters = [users[i * size : (i + 1) * size] for i in range(8)]
             scenarios[f"participant insert ({size})"] = participant_insert_ways(tournament, rosters)

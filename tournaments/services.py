@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from notifications.services import team_joined_notify
 from project.domain_errors import InvalidInput, NotFound
+from project.statements import insert_with_children, placeholders
 from tournaments import tasks
 from tournaments.chunks import chains_resume, chunk_progress_record
 from tournaments.errors import (
@@ -624,72 +625,10 @@ def team_member_remove(*, team_id: int, by_user: User, user_id: int) -> None:
 
 
 def _participant_insert(*, participant: Participant, roster: list[User]) -> Participant:
-    """Save a new participant and its roster (``loaded_roster``).
-
-    On PostgreSQL in one statement (``_participant_insert_one_statement``); on the embedded
-    SQLite by the ORM (``_participant_insert_orm``). ``tests/tournaments/test_join_queries.py``
-    holds the two to the same rows.
-    """
+    """Save a new participant and its roster (``loaded_roster``): one statement on
+    PostgreSQL (``project.statements.insert_with_children``)."""
     members = [ParticipantMember(tournament_id=participant.tournament_id, user=u) for u in roster]
-    if connection.vendor == "postgresql":
-        return _participant_insert_one_statement(participant=participant, members=members)
-    return _participant_insert_orm(participant=participant, members=members)
-
-
-def _participant_insert_orm(
-    *, participant: Participant, members: list[ParticipantMember]
-) -> Participant:
-    """The ORM's two statements: ``save()``, then ``bulk_create()`` of the memberships."""
-    participant.save()
-    for member in members:
-        member.participant = participant
-    participant.loaded_roster = ParticipantMember.objects.bulk_create(members)
-    return participant
-
-
-def _participant_insert_one_statement(
-    *, participant: Participant, members: list[ParticipantMember]
-) -> Participant:
-    """``_participant_insert`` in one statement: ``INSERT`` the participant, then its
-    memberships from the id it returns (``WITH p AS (INSERT ... RETURNING id) INSERT ...``).
-
-    Why by hand: on the join's path the ORM's two INSERTs took 3-4x the CPU of this one
-    (``bench/statements.py``; figures in bench/README.md). The columns and their values
-    come from the models, as ``Model.save`` computes them (each field's ``pre_save``, then
-    its database value), so a field added to either model is written here too; the
-    instances are then marked saved, as ``bulk_create`` marks its own.
-    """
-    fields = [f for f in Participant._meta.concrete_fields if not f.primary_key]
-    member_fields = [
-        f
-        for f in ParticipantMember._meta.concrete_fields
-        if not f.primary_key and f.name != "participant"
-    ]
-    values = [f.get_db_prep_save(f.pre_save(participant, True), connection) for f in fields]
-    rows = [
-        [f.get_db_prep_save(f.pre_save(member, True), connection) for f in member_fields]
-        for member in members
-    ]
-    qn = connection.ops.quote_name
-    row_sql = "(" + ", ".join(["%s"] * len(member_fields)) + ")"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH p AS (INSERT INTO {qn(Participant._meta.db_table)} "
-            f"({', '.join(qn(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id) "
-            f"INSERT INTO {qn(ParticipantMember._meta.db_table)} "
-            f"({qn('participant_id')}, {', '.join(qn(f.column) for f in member_fields)}) "
-            f"SELECT p.id, v.* FROM p, (VALUES {', '.join([row_sql] * len(rows))}) AS v "
-            "RETURNING participant_id, user_id, id",
-            [*values, *(value for row in rows for value in row)],
-        )
-        returned = cursor.fetchall()
-    participant.pk = returned[0][0]
-    participant._state.adding, participant._state.db = False, connection.alias
-    member_ids = {user_id: pk for _, user_id, pk in returned}
-    for member in members:
-        member.pk, member.participant = member_ids[member.user_id], participant
-        member._state.adding, member._state.db = False, connection.alias
+    insert_with_children(participant, members, link="participant", key="user")
     participant.loaded_roster = members
     return participant
 
@@ -765,12 +704,20 @@ def _participant_to_withdraw(*, tournament: Tournament, user: User) -> Participa
 
 
 def _already_registered_check(*, tournament: Tournament, roster: list[User]) -> None:
-    """Refuse a roster with a member already in the tournament (registered or waiting)."""
-    registered = list(
-        ParticipantMember.objects.filter(
-            tournament_id=tournament.pk, user_id__in=[u.pk for u in roster], active=True
-        ).values_list("user_id", flat=True)
-    )
+    """Refuse a roster with a member already in the tournament (registered or waiting).
+
+    Written here rather than by the ORM (``ParticipantMember.objects.filter(tournament_id=...,
+    user_id__in=..., active=True).values_list("user_id")``), which spent 4x the CPU of this
+    statement building it, on every join (``bench/statements.py``).
+    """
+    table = connection.ops.quote_name(ParticipantMember._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT user_id FROM {table} WHERE tournament_id = %s AND active = %s "
+            f"AND user_id IN ({placeholders(len(roster))})",
+            [tournament.pk, True, *(u.pk for u in roster)],
+        )
+        registered = {user_id for (user_id,) in cursor.fetchall()}
     if registered:
         already = [u for u in roster if u.pk in registered]
         raise AlreadyRegistered(f"{_names(already)} already plays in this tournament.")

@@ -47,7 +47,9 @@ ENTRY_POINTS = frozenset({"project.urls", "project.asgi", "project.wsgi"})
 # domain builds on (project/ is otherwise the API's configuration: its errors module is the
 # one place that maps errors to HTTP and WebSocket answers).
 DOMAIN_APPS = ("users", "wallets", "idempotency", "tournaments", "matches", "notifications")
-DOMAIN_SHARED = frozenset({"project.domain_errors", "project.encoding", "project.celery"})
+DOMAIN_SHARED = frozenset(
+    {"project.domain_errors", "project.encoding", "project.celery", "project.statements"}
+)
 DOMAIN_KINDS = frozenset(
     {
         "models",

@@ -2,14 +2,8 @@
 
 import pytest
 
-from tournaments.models import Participant, ParticipantMember, TeamMember
-from tournaments.services import (
-    _participant_insert_one_statement,
-    _participant_insert_orm,
-    team_create,
-    tournament_create,
-    tournament_join,
-)
+from tournaments.models import Participant, TeamMember
+from tournaments.services import team_create, tournament_create, tournament_join
 from wallets.models import Account, Entry
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +12,9 @@ FEE = 50
 
 # tournament, the team's memberships with their team and users (one query), lock wallets
 # and escrow, "anyone registered?", guarded capacity UPDATE, participant and roster (one
-# statement), balances, posting, entries, event; plus the savepoint pair of the atomic
-# block (nested in the test's transaction).
-JOIN_QUERIES = 12
+# statement), balances, posting and entries (one statement), event; plus the savepoint
+# pair of the atomic block (nested in the test's transaction).
+JOIN_QUERIES = 11
 # The token lookup, and the idempotency record: insert, lock, store the answer, with the
 # savepoints of its two atomic blocks.
 HTTP_OVERHEAD = 8
@@ -106,34 +100,3 @@ def test_the_participant_and_roster_written_in_one_statement_are_what_the_orm_re
     assert [m.user_id for m in participant.loaded_roster] == list(
         TeamMember.objects.filter(team=team).order_by("pk").values_list("user_id", flat=True)
     )
-
-
-def test_the_one_statement_insert_writes_the_rows_the_orm_writes(make_user):
-    """The join's hand-built INSERT (PostgreSQL) against the ORM version it replaces."""
-    tournament = tournament_create(
-        organizer=make_user(), name="Rows", format="round_robin", team_size=3, max_participants=8
-    )
-    team = team_create(user=make_user(), name="Trio")
-    written = {}
-    for insert in (_participant_insert_orm, _participant_insert_one_statement):
-        roster = [make_user() for _ in range(3)]
-        saved = insert(
-            participant=Participant(
-                tournament=tournament, team=team, captain=roster[0], name=insert.__name__
-            ),
-            members=[ParticipantMember(tournament=tournament, user=u) for u in roster],
-        )
-        row = Participant.objects.values().get(pk=saved.pk)
-        members = list(ParticipantMember.objects.filter(participant=saved).order_by("pk").values())
-        # The instances carry the ids of their rows.
-        assert saved.pk == row["id"]
-        assert [(m.pk, m.participant_id, m.user_id) for m in saved.loaded_roster] == [
-            (m["id"], saved.pk, u.pk) for m, u in zip(members, roster, strict=True)
-        ]
-        generated = {"id", "name", "captain_id", "created_at"}
-        written[insert] = (
-            {k: v for k, v in row.items() if k not in generated},
-            [{k: v for k, v in m.items() if k not in {"id", "participant_id", "user_id"}}
-             for m in members],
-        )  # fmt: skip
-    assert written[_participant_insert_orm] == written[_participant_insert_one_statement]

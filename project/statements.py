@@ -1,0 +1,86 @@
+"""The pieces of the few statements the write path builds by hand instead of the ORM.
+
+Why by hand at all: on the join's path the ORM spent more CPU building a statement than
+the statement then took to run (``bench/statements.py`` measures each hand-built statement
+against the ORM version it replaces; figures in bench/README.md). Each place that does it
+says so, and ``tests/project/test_statements.py`` holds it to the ORM version. Columns and
+values always come from the models, so a field added to a model is read and written too.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import Model
+
+
+def for_update() -> str:
+    """`` FOR UPDATE`` where the database locks rows (PostgreSQL); nothing on SQLite,
+    which locks the whole database for a write transaction instead (as the ORM's
+    ``select_for_update()`` does there)."""
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def placeholders(count: int) -> str:
+    """``%s, %s, ...``: ``count`` parameters, for ``IN (...)`` or ``VALUES (...)``."""
+    return ", ".join(["%s"] * count)
+
+
+def insert_with_children(parent: Model, children: list[Model], *, link: str, key: str) -> None:
+    """Save a new ``parent`` and its new ``children`` (whose foreign key ``link`` points to
+    it), as ``parent.save()`` and ``bulk_create(children)`` would, in one statement on
+    PostgreSQL: ``WITH p AS (INSERT parent RETURNING id) INSERT children ... FROM p``.
+
+    ``key`` is a field whose value tells the children apart (the roster's users, a
+    posting's accounts): the ids the statement returns are matched to the children by it.
+    Every instance is then marked saved, as ``bulk_create`` marks its own. SQLite (the
+    embedded default) has no data-modifying ``WITH``: there it is the ORM's two statements.
+    """
+    if not children:
+        raise ValueError("insert_with_children() needs a child; save() a parent alone")
+    child_model = type(children[0])
+    if connection.vendor != "postgresql":
+        parent.save()
+        for child in children:
+            setattr(child, link, parent)
+        child_model._default_manager.bulk_create(children)
+        return
+
+    parent_fields = [f for f in parent._meta.concrete_fields if not f.primary_key]
+    link_field = child_model._meta.get_field(link)
+    key_field = child_model._meta.get_field(key)
+    child_fields = [
+        f for f in child_model._meta.concrete_fields if not f.primary_key and f != link_field
+    ]
+    parent_values = [_db_value(f, parent) for f in parent_fields]
+    child_rows = [[_db_value(f, child) for f in child_fields] for child in children]
+    qn = connection.ops.quote_name
+    row = f"({placeholders(len(child_fields))})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH p AS (INSERT INTO {qn(parent._meta.db_table)} "
+            f"({', '.join(qn(f.column) for f in parent_fields)}) "
+            f"VALUES ({placeholders(len(parent_fields))}) RETURNING {qn(parent._meta.pk.column)}) "
+            f"INSERT INTO {qn(child_model._meta.db_table)} "
+            f"({qn(link_field.column)}, {', '.join(qn(f.column) for f in child_fields)}) "
+            f"SELECT p.*, v.* FROM p, (VALUES {', '.join([row] * len(children))}) AS v "
+            f"RETURNING {qn(link_field.column)}, {qn(key_field.column)}, "
+            f"{qn(child_model._meta.pk.column)}",
+            [*parent_values, *(value for row in child_rows for value in row)],
+        )
+        returned = cursor.fetchall()
+    parent.pk = returned[0][0]
+    _mark_saved(parent)
+    child_ids = {key_value: pk for _, key_value, pk in returned}
+    for child in children:
+        setattr(child, link, parent)
+        child.pk = child_ids[getattr(child, key_field.attname)]
+        _mark_saved(child)
+
+
+def _db_value(field, instance: Model):
+    """The value ``Model.save`` would write for ``field`` of a new ``instance``."""
+    return field.get_db_prep_save(field.pre_save(instance, True), connection)
+
+
+def _mark_saved(instance: Model) -> None:
+    instance._state.adding, instance._state.db = False, connection.alias
