@@ -259,8 +259,14 @@ def match_confirm_overdue(*, match_id: int, reported_before: datetime) -> Match 
 
 
 def _reporting_side(match: Match, user: User) -> int:
+    """The side ``user`` acts for (reports, forfeits). A disqualified side acts no more: its
+    match is ready again only after an organizer's reset, for the organizer to settle."""
     for participant in (match.participant_a, match.participant_b):
         if participant is not None and participant.captain_id == user.pk:
+            if participant.status == Participant.Status.DISQUALIFIED:
+                raise NotAPlayer(
+                    f"{participant.name} is disqualified: the organizer settles this match."
+                )
             return participant.pk
     raise NotAPlayer("Only a player of either side (the captain, for teams) can report.")
 

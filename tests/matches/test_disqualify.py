@@ -202,6 +202,32 @@ def test_an_eliminated_participant_can_be_disqualified_and_loses_its_place(make_
     assert events_of(tournament)[-1].data["placements"] == [[final.participant_a_id]]
 
 
+def test_a_reset_match_of_a_disqualified_side_is_the_organizers_to_settle(make_user, client_for):
+    tournament, organizer = cup(make_user)
+    match = match_of(tournament)
+    cheat, opponent = match.participant_a_id, match.participant_b_id
+    disqualify(client_for(organizer), tournament, cheat)
+    reset = client_for(organizer).post(f"/api/matches/{match.pk}/reset")
+    assert (reset.status_code, reset.json()["status"]) == (200, "ready")
+    before = state_of(tournament)
+
+    # The disqualified captain can neither report it nor give it up.
+    report = client_for(captain(cheat)).post(
+        f"/api/matches/{match.pk}/report", {"winner": cheat}, format="json"
+    )
+    forfeit = client_for(captain(cheat)).post(f"/api/matches/{match.pk}/forfeit", {}, format="json")
+
+    for refused in (report, forfeit):
+        assert refused.status_code == 403, refused.json()
+        assert refused.json()["code"] == "not_a_player"
+        assert "disqualified" in refused.json()["detail"]
+    assert state_of(tournament) == before
+    resolved = client_for(organizer).post(
+        f"/api/matches/{match.pk}/resolve", {"winner": opponent}, format="json"
+    )
+    assert (resolved.status_code, resolved.json()["winner"]) == (200, opponent)
+
+
 # --- Refusals, each changing nothing ---------------------------------------------------------
 
 
