@@ -49,10 +49,10 @@ def tournament_lock(tournament_id: int) -> Tournament:
     Must run inside ``transaction.atomic``. The row it returns is read after the lock is
     granted, so its status and counters include every change committed before.
 
-    The SELECT is written here (``raw()``) rather than built by the ORM
-    (``select_for_update().get(pk=...)``): every write takes this lock, and building the
-    SELECT of the tournament's every column cost the ORM more CPU than the hand-written
-    statement costs to run (``bench/statements.py``; project/statements.py).
+    The SELECT is written here (``raw()``, which still makes the model instance) rather
+    than built by the ORM (``select_for_update().get(pk=...)``): every write takes this
+    lock, and the ORM's version took 1.5x the CPU, most of it compiling the SELECT of the
+    tournament's every column (``bench/statements.py``; project/statements.py).
     """
     table = connection.ops.quote_name(Tournament._meta.db_table)
     found = list(
