@@ -93,6 +93,21 @@ def manage(env: dict[str, str], *arguments: str) -> None:
         raise SystemExit(f"manage.py {' '.join(arguments)} failed (exit {done.returncode})")
 
 
+def app_in_process(database: str, env: dict[str, str]) -> None:
+    """Recreate and migrate ``database``, then set Django up in this process on it with the
+    app's environment ``env``: for the benchmarks that call the app's code directly (the
+    caller drops the database at the end)."""
+    print(f"database {database}: recreate and migrate")
+    database_recreate(database)
+    manage(env, "migrate", "--noinput", "--verbosity", "0")
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    sys.path.insert(0, str(PROJECT_DIR))
+    import django
+
+    django.setup()
+
+
 # --- Processes --------------------------------------------------------------------------------
 
 

@@ -60,10 +60,9 @@ from common import (
     PROJECT_DIR,
     RESULTS_DIR,
     app_env,
+    app_in_process,
     database_drop,
     database_maintain,
-    database_recreate,
-    manage,
     process_group_cpu,
     process_start,
     process_stop,
@@ -346,17 +345,8 @@ def main() -> None:
     log_path = RESULTS_DIR / f"refunds-worker-{stamp}.log"
     worker = None
     try:
-        print(f"database {args.database}: recreate and migrate")
-        database_recreate(args.database)
-        manage(env, "migrate", "--noinput", "--verbosity", "0")
-
         # This process uses the app too (the cancel service), with the same settings.
-        os.environ.update(env)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-        sys.path.insert(0, str(PROJECT_DIR))
-        import django
-
-        django.setup()
+        app_in_process(args.database, env)
         from django.test.utils import override_settings
 
         from tournaments.services import tournament_create

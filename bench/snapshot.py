@@ -28,12 +28,10 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import statistics
-import sys
 import time
 
-from common import PROJECT_DIR, app_env, database_drop, database_recreate, manage
+from common import app_env, app_in_process, database_drop
 
 REDIS_URL = "redis://127.0.0.1:6379/11"  # its own (joins.py uses 14, fanout.py 12)
 
@@ -133,16 +131,8 @@ def measure(path, tournament_id: int) -> tuple[float, float, int]:
 def main() -> None:
     args = parse_args()
     env = app_env(args.database, redis_url=REDIS_URL)
-    print(f"database {args.database}: recreate and migrate")
-    database_recreate(args.database)
     try:
-        manage(env, "migrate", "--noinput", "--verbosity", "0")
-        os.environ.update(env)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-        sys.path.insert(0, str(PROJECT_DIR))
-        import django
-
-        django.setup()
+        app_in_process(args.database, env)
         started = time.perf_counter()
         brackets = brackets_make()
         print(

@@ -38,24 +38,20 @@ recreates** ``--database``, default ``atom_bench_statements``)::
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
 
 from common import (
-    PROJECT_DIR,
     RESULTS_DIR,
     app_env,
+    app_in_process,
     database_drop,
     database_maintain,
-    database_recreate,
-    manage,
     results_write,
 )
 
-REDIS_URL = "redis://127.0.0.1:6379/15"  # not used by what is measured; settings want one
+REDIS_URL = "redis://127.0.0.1:6379/8"  # its own (inprocess.py uses 9); nothing measured uses it
 
 
 class Rollback(Exception):
@@ -226,16 +222,8 @@ def main() -> None:
     env = app_env(args.database, redis_url=REDIS_URL)
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    print(f"database {args.database}: recreate and migrate")
-    database_recreate(args.database)
     try:
-        manage(env, "migrate", "--noinput", "--verbosity", "0")
-        os.environ.update(env)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-        sys.path.insert(0, str(PROJECT_DIR))
-        import django
-
-        django.setup()
+        app_in_process(args.database, env)
         from tournaments.services import tournament_create
         from users.models import User
 

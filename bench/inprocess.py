@@ -1,0 +1,122 @@
+"""The CPU of a join and of the floor request, in one process, without a server.
+
+``bench/joins.py`` measures through a real server, with client threads, PostgreSQL and
+the server sharing the machine's cores: on a loaded machine its per-request CPU figures move
+by a third between neighbouring runs. This measures the same two requests the steady way:
+Django's test client in this one process (the whole middleware chain, DRF, token auth, the
+view, the transaction and its after-commit publish and Celery enqueue, on PostgreSQL, with
+``DEBUG=0`` and tasks sent to Redis as in production), one request at a time, in
+alternating blocks:
+
+* **join** - ``POST /api/tournaments/{id}/join`` with ``{"team": id}`` by the captain of
+  a team of ``--team-size`` funded players, into one of 8 tournaments that charge a fee.
+* **floor** - ``GET /api/me`` by the same captains: the cheapest authenticated request.
+
+It prints the median over ``--blocks`` blocks of the CPU time of this process per request
+(``time.process_time``: every thread of the process, the publisher's included; PostgreSQL
+and Redis work in their own processes and are not counted) and ``floor/join``, the ratio
+issue 14 wants at 0.5 or more. To compare two commits, run it from a worktree of each,
+with ``PYTHONPATH=<worktree>`` (the virtualenv's editable install otherwise imports the
+main checkout). It **drops and recreates** ``--database``. Nothing is asserted.
+
+    flock /tmp/bench.lock .venv/bin/python bench/inprocess.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import UTC, datetime
+
+from common import RESULTS_DIR, app_env, app_in_process, database_drop, results_write
+
+REDIS_URL = "redis://127.0.0.1:6379/9"  # its own (memory.py uses 10, snapshot.py 11...)
+TOURNAMENTS = 8
+
+
+def main() -> None:
+    args = parse_args()
+    env = app_env(args.database, redis_url=REDIS_URL, ALLOWED_HOSTS="testserver")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        app_in_process(args.database, env)
+        from django.test import Client
+        from rest_framework.authtoken.models import Token
+
+        from tournaments.models import Team, TeamMember
+        from tournaments.services import tournament_create
+        from users.models import User
+        from wallets.services import deposit_create
+
+        joins = (args.blocks + 1) * args.per_block  # one untimed block first
+        organizer = User.objects.create_user("bench-organizer")
+        tournaments = [
+            tournament_create(
+                organizer=organizer, name=f"Cup {i}", format="single_elimination",
+                max_participants=1024, entry_fee=5, team_size=args.team_size,
+            ).pk
+            for i in range(TOURNAMENTS)
+        ]  # fmt: skip
+        teams = []
+        for i in range(joins):
+            players = [User.objects.create_user(f"p{i}-{j}") for j in range(args.team_size)]
+            for player in players:
+                deposit_create(user_id=player.pk, amount=100)
+            team = Team.objects.create(name=f"Team {i}", captain=players[0])
+            TeamMember.objects.bulk_create(TeamMember(team=team, user=p) for p in players)
+            token = Token.objects.get_or_create(user=players[0])[0].key
+            teams.append((team.pk, f"Token {token}"))
+        client = Client()
+
+        def join(i: int) -> None:
+            team_id, authorization = teams[i]
+            response = client.post(
+                f"/api/tournaments/{tournaments[i % TOURNAMENTS]}/join",
+                {"team": team_id},
+                content_type="application/json",
+                HTTP_AUTHORIZATION=authorization,
+            )
+            assert response.status_code == 201, response.content
+
+        def floor(i: int) -> None:
+            response = client.get("/api/me", HTTP_AUTHORIZATION=teams[i][1])
+            assert response.status_code == 200, response.content
+
+        cpu: dict[str, list[float]] = {"join": [], "floor": []}
+        for block in range(args.blocks + 1):
+            for name, request in (("join", join), ("floor", floor)):
+                started = time.process_time()
+                for i in range(block * args.per_block, (block + 1) * args.per_block):
+                    request(i)
+                if block:  # the first block warms up
+                    cpu[name].append((time.process_time() - started) / args.per_block * 1000)
+        medians = {name: round(statistics.median(values), 3) for name, values in cpu.items()}
+        ratio = round(medians["floor"] / medians["join"], 3)
+        print(f"join  {medians['join']:7.3f} ms CPU per request (median of {args.blocks} blocks)")
+        print(f"floor {medians['floor']:7.3f} ms CPU per request")
+        print(f"floor/join {ratio:.3f}")
+        name = f"inprocess-{stamp}" + (f"-{args.label}" if args.label else "")
+        results_write(name, stamp=stamp, args=args, cpu_ms=medians, floor_over_join=ratio)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            database_drop(args.database)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--blocks", type=int, default=9, help="timed blocks per request")
+    parser.add_argument("--per-block", type=int, default=40, help="requests per block")
+    parser.add_argument("--team-size", type=int, default=5)
+    parser.add_argument("--database", default="atom_bench_inprocess", help="dropped!")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--label", default="")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()
