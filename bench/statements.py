@@ -5,6 +5,8 @@ A few statements on the join's path are written by hand instead of built by the 
 ``tests/project/test_statements.py`` holds it to). This measures both ways of each, in one
 process, on PostgreSQL, with a roster of 5:
 
+* **team read** - a team's memberships with their team and users (``team_get``):
+  ``select_related("team", "user")`` against ``tournaments.selectors._team_memberships``.
 * **tournament lock** - ``select_for_update().get(pk=...)`` against
   ``tournaments.locks.tournament_lock`` (``raw()``).
 * **accounts lock** - the roster's wallets and the escrow, ``select_for_update()`` with
@@ -181,18 +183,27 @@ def posting_insert_ways(tournament, wallets: list[int]) -> dict:
     return {"orm": way(orm=True), "by hand": way(orm=False)}
 
 
-def reads_ways(tournament, roster: list) -> dict[str, dict]:
-    """The join's locking reads and its "already registered" check."""
+def reads_ways(tournament, roster: list, team_id: int) -> dict[str, dict]:
+    """The join's reads: its team, its locks and its "already registered" check."""
     from django.db.models import Q
 
     from tournaments.locks import tournament_lock
-    from tournaments.models import ParticipantMember, Tournament
+    from tournaments.models import ParticipantMember, TeamMember, Tournament
+    from tournaments.selectors import _team_memberships
     from tournaments.services import _already_registered_check
     from wallets.models import Account
     from wallets.services import accounts_lock
 
     user_ids = [u.pk for u in roster]
     return {
+        f"team read ({len(roster)} members)": {
+            "orm": lambda _: list(
+                TeamMember.objects.filter(team_id=team_id)
+                .select_related("team", "user")
+                .order_by("pk")
+            ),
+            "by hand": lambda _: _team_memberships(team_id),
+        },
         "tournament lock": {
             "orm": lambda _: Tournament.objects.select_for_update().get(pk=tournament.pk),
             "by hand": lambda _: tournament_lock(tournament.pk),
@@ -224,8 +235,10 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     try:
         app_in_process(args.database, env)
+        from tournaments.models import Team, TeamMember
         from tournaments.services import tournament_create
         from users.models import User
+        from wallets.services import wallet_for_user
 
         organizer = User.objects.create_user("bench-organizer")
         tournament = tournament_create(
@@ -239,16 +252,16 @@ def main() -> None:
         users = User.objects.bulk_create(
             User(username=f"bench-player-{i}") for i in range(8 * max(args.sizes))
         )
+        roster = users[:5]
+        team = Team.objects.create(name="Statements", captain=roster[0])
+        TeamMember.objects.bulk_create(TeamMember(team=team, user=u) for u in roster)
+        wallets = [wallet_for_user(user_id=u.pk).pk for u in roster] + [tournament.escrow_id]
         database_maintain(args.database, analyze=True)
 
         results: dict[str, dict] = {}
         print(f"{'statement':<28} {'way':<12} {'cpu ms':>8} {'wall ms':>8}")
-        from wallets.services import wallet_for_user
-
-        roster = users[:5]
-        wallets = [wallet_for_user(user_id=u.pk).pk for u in roster] + [tournament.escrow_id]
         scenarios = {
-            **reads_ways(tournament, roster),
+            **reads_ways(tournament, roster, team.pk),
             "row update": row_update_ways(tournament, args.fee),
             "posting insert (6 entries)": posting_insert_ways(tournament, wallets),
         }

@@ -1,6 +1,6 @@
 """The pieces of the few statements the write path builds by hand instead of the ORM.
 
-Why by hand at all: on the join's path the ORM's version of each took 1.5 to 7.5 times
+Why by hand at all: on the join's path the ORM's version of each took 1.3 to 7.7 times
 the CPU of the same statement written by hand (``bench/statements.py`` measures each
 hand-built statement against the ORM version it replaces; figures in bench/README.md).
 Each place that does it says so, and ``tests/project/test_statements.py`` holds it to the
@@ -24,6 +24,29 @@ def for_update() -> str:
 def placeholders(count: int) -> str:
     """``%s, %s, ...``: ``count`` parameters, for ``IN (...)`` or ``VALUES (...)``."""
     return ", ".join(["%s"] * count)
+
+
+def select_list(model: type[Model], alias: str) -> str:
+    """Every column of ``model`` (in the order of its fields), qualified by ``alias``: one
+    part of the select list that ``instances_of_row`` reads back."""
+    qn = connection.ops.quote_name
+    return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
+
+
+def instances_of_row(row: tuple, models: list[type[Model]]) -> list[Model]:
+    """The instances of ``models`` in a row selected with their ``select_list`` in turn.
+
+    PostgreSQL only: values are taken as psycopg returns them, without the converters
+    that the ORM applies to some fields on some databases (SQLite's dates come back as
+    text); none of the models read this way has a field that needs one there.
+    """
+    instances, start = [], 0
+    for model in models:
+        fields = model._meta.concrete_fields
+        names = [f.attname for f in fields]
+        instances.append(model.from_db(connection.alias, names, row[start : start + len(fields)]))
+        start += len(fields)
+    return instances
 
 
 def insert_with_children(parent: Model, children: list[Model], *, link: str, key: str) -> None:

@@ -51,7 +51,7 @@ def tournament_lock(tournament_id: int) -> Tournament:
 
     The SELECT is written here (``raw()``, which still makes the model instance) rather
     than built by the ORM (``select_for_update().get(pk=...)``): every write takes this
-    lock, and the ORM's version took 1.5x the CPU, most of it compiling the SELECT of the
+    lock, and the ORM's version took 1.5-1.7x the CPU, most of it compiling the SELECT of the
     tournament's every column (``bench/statements.py``; project/statements.py).
     """
     table = connection.ops.quote_name(Tournament._meta.db_table)

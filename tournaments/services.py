@@ -707,7 +707,7 @@ def _already_registered_check(*, tournament: Tournament, roster: list[User]) -> 
     """Refuse a roster with a member already in the tournament (registered or waiting).
 
     Written here rather than by the ORM (``ParticipantMember.objects.filter(tournament_id=...,
-    user_id__in=..., active=True).values_list("user_id")``), which took 3x the CPU of this
+    user_id__in=..., active=True).values_list("user_id")``), which took 3-4x the CPU of this
     statement, on every join (``bench/statements.py``).
     """
     table = connection.ops.quote_name(ParticipantMember._meta.db_table)

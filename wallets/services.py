@@ -72,7 +72,7 @@ def accounts_lock(*, ids: Iterable[int] = (), user_ids: Iterable[int] = ()) -> d
     Must run inside a transaction; returns the locked rows by account id.
 
     Written here (``raw()``) rather than built by the ORM (``select_for_update()
-    .filter(Q(pk__in=...) | Q(user_id__in=...))``), which took 2x the CPU of this one, on
+    .filter(Q(pk__in=...) | Q(user_id__in=...))``), which took 2-2.7x the CPU of this one, on
     every join and leave (``bench/statements.py``).
     """
     ids, user_ids = list(ids), list(user_ids)

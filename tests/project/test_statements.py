@@ -9,8 +9,9 @@ from django.utils import timezone
 from project.statements import insert_with_children
 from tournaments.errors import TournamentNotFound
 from tournaments.locks import tournament_lock
-from tournaments.models import Participant, ParticipantMember, Tournament
-from tournaments.services import tournament_create
+from tournaments.models import Participant, ParticipantMember, TeamMember, Tournament
+from tournaments.selectors import team_get
+from tournaments.services import team_create, tournament_create
 from wallets.models import Account, Entry, Posting
 from wallets.services import accounts_lock, escrow_create, wallet_for_user
 
@@ -143,3 +144,20 @@ def test_the_accounts_lock_locks_what_the_orm_locks(make_user):
             assert {pk: fields_of(a) for pk, a in by_hand.items()} == {
                 a.pk: fields_of(a) for a in orm
             }
+
+
+def test_a_teams_read_reads_what_the_orm_reads(make_user):
+    captain = make_user(email="captain@example.com", phone="+4915112345678")
+    team = team_create(user=captain, name="Readers")
+    TeamMember.objects.bulk_create(TeamMember(team=team, user=make_user()) for _ in range(3))
+
+    by_hand = team_get(team_id=team.pk).loaded_memberships
+    orm = list(
+        TeamMember.objects.filter(team_id=team.pk).select_related("team", "user").order_by("pk")
+    )
+
+    assert [fields_of(m) for m in by_hand] == [fields_of(m) for m in orm]
+    assert [fields_of(m.user) for m in by_hand] == [fields_of(m.user) for m in orm]
+    assert {id(m.team) for m in by_hand} == {id(by_hand[0].team)}  # one team instance
+    assert fields_of(by_hand[0].team) == fields_of(orm[0].team)
+    assert not any(m._state.adding or m.user._state.adding for m in by_hand)
