@@ -108,6 +108,19 @@ def app_in_process(database: str, env: dict[str, str]) -> None:
     django.setup()
 
 
+def app_in_process_end(database: str, *, keep: bool) -> None:
+    """The end of ``app_in_process``: close this process's connections, then drop the
+    database (or say that it was kept)."""
+    if "django.db" in sys.modules:  # not there if the migration failed
+        from django.db import connections
+
+        connections.close_all()
+    if keep:
+        print(f"kept database {database}")
+    else:
+        database_drop(database)
+
+
 # --- Processes --------------------------------------------------------------------------------
 
 

@@ -29,7 +29,13 @@ import statistics
 import time
 from datetime import UTC, datetime
 
-from common import RESULTS_DIR, app_env, app_in_process, database_drop, results_write
+from common import (
+    RESULTS_DIR,
+    app_env,
+    app_in_process,
+    app_in_process_end,
+    results_write,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/9"  # its own (memory.py uses 10, snapshot.py 11...)
 TOURNAMENTS = 8
@@ -100,11 +106,7 @@ def main() -> None:
         name = f"inprocess-{stamp}" + (f"-{args.label}" if args.label else "")
         results_write(name, stamp=stamp, args=args, cpu_ms=medians, floor_over_join=ratio)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            database_drop(args.database)
+        app_in_process_end(args.database, keep=args.keep)
 
 
 def parse_args():

@@ -61,7 +61,7 @@ from common import (
     RESULTS_DIR,
     app_env,
     app_in_process,
-    database_drop,
+    app_in_process_end,
     database_maintain,
     process_group_cpu,
     process_start,
@@ -474,13 +474,7 @@ def main() -> None:
     finally:
         if worker is not None:
             process_stop(worker)
-        from django.db import connections
-
-        connections.close_all()
-        if args.keep:
-            print(f"kept database {args.database}")
-        else:
-            database_drop(args.database)
+        app_in_process_end(args.database, keep=args.keep)
 
 
 if __name__ == "__main__":

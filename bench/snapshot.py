@@ -31,7 +31,7 @@ import json
 import statistics
 import time
 
-from common import app_env, app_in_process, database_drop
+from common import app_env, app_in_process, app_in_process_end
 
 REDIS_URL = "redis://127.0.0.1:6379/11"  # its own (joins.py uses 14, fanout.py 12)
 
@@ -164,11 +164,7 @@ def main() -> None:
                       f"{cpu[name]:>10.1f} {wall:>11.1f}")  # fmt: skip
             print(f"{'':<30} rows / serializers, CPU: {cpu['rows'] / cpu['serializers']:.2f}")
     finally:
-        if not args.keep:
-            from django.db import connections
-
-            connections.close_all()
-            database_drop(args.database)
+        app_in_process_end(args.database, keep=args.keep)
 
 
 if __name__ == "__main__":

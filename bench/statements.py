@@ -48,7 +48,7 @@ from common import (
     RESULTS_DIR,
     app_env,
     app_in_process,
-    database_drop,
+    app_in_process_end,
     database_maintain,
     results_write,
 )
@@ -281,11 +281,7 @@ def main() -> None:
         name = f"statements-{stamp}" + (f"-{args.label}" if args.label else "")
         results_write(name, stamp=stamp, args=args, results=results)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            database_drop(args.database)
+        app_in_process_end(args.database, keep=args.keep)
 
 
 def parse_args():
