@@ -1,4 +1,4 @@
-"""The CPU of a join and of the floor request, in one process, without a server.
+"""The CPU of a join, a report and the floor request, in one process, without a server.
 
 ``bench/joins.py`` measures through a real server, with client threads, PostgreSQL and
 the server sharing the machine's cores: on a loaded machine its per-request CPU figures move
@@ -10,12 +10,18 @@ alternating blocks:
 
 * **join** - ``POST /api/tournaments/{id}/join`` with ``{"team": id}`` by the captain of
   a team of ``--team-size`` funded players, into one of 8 tournaments that charge a fee.
+* **report** - ``POST /api/matches/{id}/report`` by side a of a ready match, naming
+  itself the winner: the match awaits confirmation (one ``match.updated`` event).
+* **confirm** - the agreeing report of side b: the match completes (its events, the
+  standings, the notification task). Both in round robins of 16 solo players, all their
+  matches ready at the start, at most 100 reported in each, so none completes.
 * **floor** - ``GET /api/me`` by the same captains: the cheapest authenticated request.
 
 It prints the median over ``--blocks`` blocks of the CPU time of this process per request
 (``time.process_time``: every thread of the process, the publisher's included; PostgreSQL
-and Redis work in their own processes and are not counted) and ``floor/join``, the ratio
-issue 14 wants at 0.5 or more. To compare two commits, run it from a worktree of each,
+and Redis work in their own processes and are not counted) and the floor's CPU over each
+write's (``floor/join``, ``floor/report``, ``floor/confirm``): issue 14 wants them at 0.5 or
+more. To compare two commits, run it from a worktree of each,
 with ``PYTHONPATH=<worktree>`` (the virtualenv's editable install otherwise imports the
 main checkout). It **drops and recreates** ``--database``. Nothing is asserted.
 
@@ -39,6 +45,8 @@ from common import (
 
 REDIS_URL = "redis://127.0.0.1:6379/9"  # its own (memory.py uses 10, snapshot.py 11...)
 TOURNAMENTS = 8
+REPORT_PLAYERS = 16  # a round robin of 16: 120 matches, all ready at the start
+REPORTS_PER_TOURNAMENT = 100  # fewer than 120, so that no tournament completes
 
 
 def main() -> None:
@@ -51,8 +59,10 @@ def main() -> None:
         from django.test import Client
         from rest_framework.authtoken.models import Token
 
+        from matches.models import Match
+        from matches.services import tournament_start
         from tournaments.models import Team, TeamMember
-        from tournaments.services import tournament_create
+        from tournaments.services import tournament_create, tournament_join
         from users.models import User
         from wallets.services import deposit_create
 
@@ -74,6 +84,34 @@ def main() -> None:
             TeamMember.objects.bulk_create(TeamMember(team=team, user=p) for p in players)
             token = Token.objects.get_or_create(user=players[0])[0].key
             teams.append((team.pk, f"Token {token}"))
+        # Matches to report: (match id, side a's id, side a's token, side b's token).
+        matches = []
+        while len(matches) < joins:
+            k = len(matches) // REPORTS_PER_TOURNAMENT
+            league = tournament_create(
+                organizer=organizer, name=f"League {k}", format="round_robin",
+                max_participants=REPORT_PLAYERS,
+            )  # fmt: skip
+            tokens = {}
+            for p in range(REPORT_PLAYERS):
+                player = User.objects.create_user(f"league{k}-{p}")
+                tokens[player.pk] = f"Token {Token.objects.create(user=player).key}"
+                tournament_join(tournament_id=league.pk, user=player)
+            tournament_start(tournament_id=league.pk, user=organizer)
+            ready = (
+                Match.objects.filter(tournament=league, status=Match.Status.READY)
+                .select_related("participant_a", "participant_b")
+                .order_by("round", "position")[:REPORTS_PER_TOURNAMENT]
+            )
+            matches += [
+                (
+                    m.pk,
+                    m.participant_a_id,
+                    tokens[m.participant_a.captain_id],
+                    tokens[m.participant_b.captain_id],
+                )
+                for m in ready
+            ]
         client = Client()
 
         def join(i: int) -> None:
@@ -90,21 +128,45 @@ def main() -> None:
             response = client.get("/api/me", HTTP_AUTHORIZATION=teams[i][1])
             assert response.status_code == 200, response.content
 
-        cpu: dict[str, list[float]] = {"join": [], "floor": []}
+        def report(i: int, *, confirm: bool) -> None:
+            match_id, side_a, token_a, token_b = matches[i]
+            response = client.post(
+                f"/api/matches/{match_id}/report",
+                {"winner": side_a},
+                content_type="application/json",
+                HTTP_AUTHORIZATION=token_b if confirm else token_a,
+            )
+            assert response.status_code == 200, response.content
+            assert response.json()["status"] == (
+                "completed" if confirm else "awaiting_confirmation"
+            )
+
+        requests = {
+            "join": join,
+            "report": lambda i: report(i, confirm=False),
+            "confirm": lambda i: report(i, confirm=True),
+            "floor": floor,
+        }
+        cpu: dict[str, list[float]] = {name: [] for name in requests}
         for block in range(args.blocks + 1):
-            for name, request in (("join", join), ("floor", floor)):
+            for name, request in requests.items():
                 started = time.process_time()
                 for i in range(block * args.per_block, (block + 1) * args.per_block):
                     request(i)
                 if block:  # the first block warms up
                     cpu[name].append((time.process_time() - started) / args.per_block * 1000)
         medians = {name: round(statistics.median(values), 3) for name, values in cpu.items()}
-        ratio = round(medians["floor"] / medians["join"], 3)
-        print(f"join  {medians['join']:7.3f} ms CPU per request (median of {args.blocks} blocks)")
-        print(f"floor {medians['floor']:7.3f} ms CPU per request")
-        print(f"floor/join {ratio:.3f}")
+        ratios = {
+            f"floor/{name}": round(medians["floor"] / medians[name], 3)
+            for name in ("join", "report", "confirm")
+        }
+        print(f"CPU per request, median of {args.blocks} blocks of {args.per_block}:")
+        for name, median in medians.items():
+            print(f"  {name:<8} {median:7.3f} ms")
+        for name, ratio in ratios.items():
+            print(f"  {name:<14} {ratio:.3f}")
         name = f"inprocess-{stamp}" + (f"-{args.label}" if args.label else "")
-        results_write(name, stamp=stamp, args=args, cpu_ms=medians, floor_over_join=ratio)
+        results_write(name, stamp=stamp, args=args, cpu_ms=medians, ratios=ratios)
     finally:
         app_in_process_end(args.database, keep=args.keep)
 
