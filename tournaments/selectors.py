@@ -1,3 +1,4 @@
+import functools
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -117,16 +118,8 @@ def _team_memberships(team_id: int) -> list[TeamMember]:
         return list(
             TeamMember.objects.filter(team_id=team_id).select_related("team", "user").order_by("pk")
         )
-    qn = connection.ops.quote_name
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {select_list(TeamMember, 'm')}, {select_list(Team, 't')}, "
-            f"{select_list(User, 'u')} FROM {qn(TeamMember._meta.db_table)} m "
-            f"JOIN {qn(Team._meta.db_table)} t ON t.id = m.team_id "
-            f"JOIN {qn(User._meta.db_table)} u ON u.id = m.user_id "
-            "WHERE m.team_id = %s ORDER BY m.id",
-            [team_id],
-        )
+        cursor.execute(_team_memberships_sql(), [team_id])
         rows = cursor.fetchall()
     memberships = []
     for row in rows:
@@ -134,6 +127,19 @@ def _team_memberships(team_id: int) -> list[TeamMember]:
         membership.team, membership.user = team, user
         memberships.append(membership)
     return memberships
+
+
+@functools.cache
+def _team_memberships_sql() -> str:
+    """``_team_memberships``'s statement: the same on every call, so built once."""
+    qn = connection.ops.quote_name
+    return (
+        f"SELECT {select_list(TeamMember, 'm')}, {select_list(Team, 't')}, "
+        f"{select_list(User, 'u')} FROM {qn(TeamMember._meta.db_table)} m "
+        f"JOIN {qn(Team._meta.db_table)} t ON t.id = m.team_id "
+        f"JOIN {qn(User._meta.db_table)} u ON u.id = m.user_id "
+        "WHERE m.team_id = %s ORDER BY m.id"
+    )
 
 
 def events_since(*, tournament_id: int, since: int) -> QuerySet[TournamentEvent]:

@@ -185,13 +185,7 @@ def tournament_join(
             raise TournamentFull("This tournament is full.")
 
         participant = _participant_insert(
-            participant=Participant(
-                tournament=tournament,
-                team=team,
-                captain_id=team.captain_id if team else user.pk,
-                name=team.name if team else user.username,
-            ),
-            roster=roster,
+            tournament=tournament, team=team, user=user, roster=roster
         )
         if fee:
             lines = {wallets[u.pk].pk: -fee for u in roster}
@@ -624,10 +618,21 @@ def team_member_remove(*, team_id: int, by_user: User, user_id: int) -> None:
 # --- Helpers --------------------------------------------------------------------------------
 
 
-def _participant_insert(*, participant: Participant, roster: list[User]) -> Participant:
-    """Save a new participant and its roster (``loaded_roster``): one statement on
-    PostgreSQL (``project.statements.insert_with_children``)."""
-    members = [ParticipantMember(tournament_id=participant.tournament_id, user=u) for u in roster]
+def _participant_insert(
+    *, tournament: Tournament, team: Team | None, user: User, roster: list[User], **state
+) -> Participant:
+    """Save a new entry of ``team`` (captained and named as the team), or of ``user`` alone,
+    with its roster (``loaded_roster``): one statement on PostgreSQL
+    (``project.statements.insert_with_children``). ``state``: fields other than the
+    defaults (a waitlisted entry's status and position)."""
+    participant = Participant(
+        tournament=tournament,
+        team=team,
+        captain_id=team.captain_id if team else user.pk,
+        name=team.name if team else user.username,
+        **state,
+    )
+    members = [ParticipantMember(tournament_id=tournament.pk, user=u) for u in roster]
     insert_with_children(participant, members, link="participant", key="user")
     participant.loaded_roster = members
     return participant
@@ -744,15 +749,12 @@ def _waitlist_join(
         when_status=Status.REGISTRATION,
     )
     participant = _participant_insert(
-        participant=Participant(
-            tournament=tournament,
-            team=team,
-            captain_id=team.captain_id if team else user.pk,
-            name=team.name if team else user.username,
-            status=Participant.Status.WAITLISTED,
-            waitlist_position=tournament.waitlist_count,
-        ),
+        tournament=tournament,
+        team=team,
+        user=user,
         roster=roster,
+        status=Participant.Status.WAITLISTED,
+        waitlist_position=tournament.waitlist_count,
     )
     _participant_events_append(tournament, "participant.waitlisted", [participant])
     return participant
