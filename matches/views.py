@@ -190,7 +190,7 @@ class MatchForfeitView(APIView):
             ),
             403: OpenApiResponse(
                 description="`not_a_player` (no `participant`: not a side's player or "
-                "captain); `not_organizer` (with `participant`)."
+                "captain, or the side is disqualified); `not_organizer` (with `participant`)."
             ),
             404: OpenApiResponse(description="`not_found`: no such match."),
             409: OpenApiResponse(
