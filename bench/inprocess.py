@@ -31,6 +31,8 @@ main checkout). It **drops and recreates** ``--database``. Nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import statistics
 import time
 from datetime import UTC, datetime
@@ -148,13 +150,19 @@ def main() -> None:
             "floor": floor,
         }
         cpu: dict[str, list[float]] = {name: [] for name in requests}
+        profiler = cProfile.Profile(time.process_time) if args.profile else None
         for block in range(args.blocks + 1):
             for name, request in requests.items():
+                profiled = profiler is not None and block and name == args.profile
+                if profiled:
+                    profiler.enable()
                 started = time.process_time()
                 for i in range(block * args.per_block, (block + 1) * args.per_block):
                     request(i)
                 if block:  # the first block warms up
                     cpu[name].append((time.process_time() - started) / args.per_block * 1000)
+                if profiled:
+                    profiler.disable()
         medians = {name: round(statistics.median(values), 3) for name, values in cpu.items()}
         ratios = {
             f"floor/{name}": round(medians["floor"] / medians[name], 3)
@@ -167,6 +175,11 @@ def main() -> None:
             print(f"  {name:<14} {ratio:.3f}")
         name = f"inprocess-{stamp}" + (f"-{args.label}" if args.label else "")
         results_write(name, stamp=stamp, args=args, cpu_ms=medians, ratios=ratios)
+        if profiler is not None:
+            profile_path = RESULTS_DIR / f"{name}-{args.profile}.pstats"
+            profiler.dump_stats(profile_path)
+            print(f"profile of {args.profile} (CPU; the timings above include its overhead):")
+            pstats.Stats(str(profile_path)).sort_stats("cumulative").print_stats(40)
     finally:
         app_in_process_end(args.database, keep=args.keep)
 
@@ -179,6 +192,11 @@ def parse_args():
     parser.add_argument("--database", default="atom_bench_inprocess", help="dropped!")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--profile",
+        choices=["join", "report", "confirm", "floor"],
+        help="profile this request's timed blocks (cProfile, CPU time) and save the stats",
+    )
     return parser.parse_args()
 
 

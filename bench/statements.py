@@ -1,9 +1,9 @@
-"""The join's hand-built statements against the ORM versions they replace, in-process.
+"""The write path's hand-built statements against the ORM versions they replace, in-process.
 
-A few statements on the join's path are written by hand instead of built by the ORM
+A few statements on the write path are written by hand instead of built by the ORM
 (``project/statements.py`` says why, and each place names its ORM version, which
 ``tests/project/test_statements.py`` holds it to). This measures both ways of each, in one
-process, on PostgreSQL, with a roster of 5:
+process, on PostgreSQL, with a roster of 5 (and a result's two):
 
 * **team read** - a team's memberships with their team and users (``team_get``):
   ``select_related("team", "user")`` against ``tournaments.selectors._team_memberships``.
@@ -23,6 +23,12 @@ process, on PostgreSQL, with a roster of 5:
   against ``project.statements.insert_with_children``.
 * **participant insert** - a new participant and its roster of ``--sizes`` members:
   ``save()`` and ``bulk_create()`` against ``insert_with_children``.
+* **match lock** - a reported match with its tournament, both sides and its two
+  reports, as every result starts: ``select_for_update(of=("self",))``,
+  ``select_related`` and the reports' prefetch against ``matches.locks.match_lock``.
+* **match update** - a result's write of the matches it changed (``MATCH_STATE_FIELDS``
+  of 1 and of 3 matches: a report, a confirmation that moves the winner on and makes the
+  next match ready): ``bulk_update`` against ``project.statements.rows_update``.
 
 Each way runs in alternating blocks of ``--per-block`` operations (``--blocks`` blocks
 each), every operation in its own transaction that is rolled back, so the tables stay as
@@ -183,6 +189,45 @@ def posting_insert_ways(tournament, wallets: list[int]) -> dict:
     return {"orm": way(orm=True), "by hand": way(orm=False)}
 
 
+def match_ways(organizer) -> dict[str, dict]:
+    """A result's lock of its match, and its write of the matches it changed."""
+    from matches.locks import match_lock
+    from matches.models import Match, MatchReport
+    from matches.progression import MATCH_STATE_FIELDS
+    from matches.selectors import reports_prefetch
+    from project.statements import rows_update
+    from tests.brackets import free_cup_started
+
+    tournament = free_cup_started(organizer=organizer, format="single_elimination", players=16)
+    matches = list(Match.objects.filter(tournament=tournament).order_by("round", "position"))
+    reported = matches[0]
+    for side in (reported.participant_a, reported.participant_b):
+        MatchReport.objects.create(
+            match=reported, participant=side, reported_by_id=side.captain_id,
+            winner=reported.participant_a, scores=[2, 1],
+        )  # fmt: skip
+    for match in matches:
+        match.status, match.scores = Match.Status.AWAITING_CONFIRMATION, [2, 1]
+    ways = {
+        "match lock": {
+            "orm": lambda _: (
+                Match.objects.select_for_update(of=("self",))
+                .select_related("tournament", "participant_a", "participant_b")
+                .prefetch_related(reports_prefetch())
+                .get(pk=reported.pk)
+            ),
+            "by hand": lambda _: match_lock(reported.pk),
+        }
+    }
+    for count in (1, 3):
+        changed = matches[:count]
+        ways[f"match update ({count})"] = {
+            "orm": lambda _, c=changed: Match.objects.bulk_update(c, MATCH_STATE_FIELDS),
+            "by hand": lambda _, c=changed: rows_update(c, MATCH_STATE_FIELDS),
+        }
+    return ways
+
+
 def reads_ways(tournament, roster: list, team_id: int) -> dict[str, dict]:
     """The join's reads: its team, its locks and its "already registered" check."""
     from django.db.models import Q
@@ -264,6 +309,7 @@ def main() -> None:
             **reads_ways(tournament, roster, team.pk),
             "row update": row_update_ways(tournament, args.fee),
             "posting insert (6 entries)": posting_insert_ways(tournament, wallets),
+            **match_ways(organizer),
         }
         for size in args.sizes:
             rosters = [users[i * size : (i + 1) * size] for i in range(8)]

@@ -46,6 +46,7 @@ from notifications.services import (
     match_result_confirmed_notify,
     match_result_disputed_notify,
 )
+from project.statements import rows_update
 from tournaments.events import events_append, tournament_row_update
 from tournaments.locks import tournament_lock
 from tournaments.models import Participant, Tournament
@@ -53,7 +54,7 @@ from tournaments.payloads import tournament_data
 
 Status = Match.Status
 
-# Fields a result can change on a match; saved with one bulk UPDATE per action.
+# Fields a result can change on a match; saved with one UPDATE per action (rows_update).
 MATCH_STATE_FIELDS = [
     "participant_a",
     "participant_b",
@@ -243,7 +244,7 @@ class Progression(progress.BracketProgress):
         if self.round_done is not None or self.finished:
             self._tournament_lock()
         self.conclude()
-        Match.objects.bulk_update(self.changed.values(), MATCH_STATE_FIELDS)
+        rows_update(list(self.changed.values()), MATCH_STATE_FIELDS)
 
         # A match made from a result that was undone (the second grand final, a swiss round
         # paired on it) goes away with it; watchers learn that from its own event.

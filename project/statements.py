@@ -1,7 +1,7 @@
 """The pieces of the few statements the write path builds by hand instead of the ORM.
 
-Why by hand at all: on the join's path the ORM's version of each took 1.3 to 7.7 times
-the CPU of the same statement written by hand (``bench/statements.py`` measures each
+Why by hand at all: on the paths of a join and of a result, the ORM's version of each took
+1.5 to 15 times the CPU of the same statement written by hand (``bench/statements.py`` measures each
 hand-built statement against the ORM version it replaces; figures in bench/README.md).
 Each place that does it says so, and ``tests/project/test_statements.py`` holds it to the
 ORM version. Columns and values always come from the models, so a field added to a model
@@ -9,6 +9,8 @@ is read and written too.
 """
 
 from __future__ import annotations
+
+import functools
 
 from django.db import connection
 from django.db.models import Model
@@ -33,20 +35,47 @@ def select_list(model: type[Model], alias: str) -> str:
     return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
 
 
-def instances_of_row(row: tuple, models: list[type[Model]]) -> list[Model]:
-    """The instances of ``models`` in a row selected with their ``select_list`` in turn.
-
-    PostgreSQL only: values are taken as psycopg returns them, without the converters
-    that the ORM applies to some fields on some databases (SQLite's dates come back as
-    text); none of the models read this way has a field that needs one there.
+def instances_of_row(row: tuple, models: list[type[Model]]) -> list[Model | None]:
+    """The instances of ``models`` in a row selected with their ``select_list`` in turn,
+    each value passed through its field's converters as the ORM does (a JSON column's
+    text is decoded). A model whose primary key is null in the row (the empty side of a
+    ``LEFT JOIN``) gives None.
     """
     instances, start = [], 0
     for model in models:
-        fields = model._meta.concrete_fields
-        names = [f.attname for f in fields]
-        instances.append(model.from_db(connection.alias, names, row[start : start + len(fields)]))
-        start += len(fields)
+        names, pk_index, converters = _row_reading(model)
+        values = row[start : start + len(names)]
+        start += len(names)
+        if values[pk_index] is None:
+            instances.append(None)
+            continue
+        if converters:
+            values = list(values)
+            for index, expression, functions in converters:
+                for convert in functions:
+                    values[index] = convert(values[index], expression, connection)
+        instances.append(model.from_db(connection.alias, names, values))
     return instances
+
+
+@functools.cache
+def _row_reading(model: type[Model]) -> tuple[list[str], int, list[tuple]]:
+    """``model``'s attribute names in ``select_list`` order, the index of its primary
+    key among them, and the converters the ORM would apply to the values read (``(index,
+    column expression, functions)``, only for the fields that have any: on PostgreSQL,
+    the JSON fields)."""
+    fields = model._meta.concrete_fields
+    converters = []
+    for index, field in enumerate(fields):
+        expression = field.get_col(model._meta.db_table)
+        functions = [
+            *connection.ops.get_db_converters(expression),
+            *expression.get_db_converters(connection),
+        ]
+        if functions:
+            converters.append((index, expression, functions))
+    names = [f.attname for f in fields]
+    return names, names.index(model._meta.pk.attname), converters
 
 
 def insert_with_children(parent: Model, children: list[Model], *, link: str, key: str) -> None:
@@ -108,3 +137,48 @@ def _db_value(field, instance: Model):
 
 def _mark_saved(instance: Model) -> None:
     instance._state.adding, instance._state.db = False, connection.alias
+
+
+# Rows per UPDATE: PostgreSQL takes at most 65,535 parameters in a statement.
+ROWS_UPDATE_BATCH = 1000
+
+
+def rows_update(instances: list[Model], fields: list[str]) -> None:
+    """Write ``fields`` of these saved instances (one model), as
+    ``bulk_update(instances, fields)`` would, in one statement per 1,000 rows on
+    PostgreSQL: ``UPDATE t SET f = v.f, ... FROM (VALUES (pk, f, ...), ...) AS v WHERE
+    t.pk = v.pk``.
+
+    The ORM's ``bulk_update`` builds a ``CASE WHEN pk = ... THEN ...`` per field per row,
+    which costs more CPU than the rest of the statement's trip (``bench/statements.py``).
+    Values are the ones ``save()`` writes (``get_db_prep_save``): a None in a JSON field
+    is SQL NULL, as ``save()`` stores it (``bulk_update`` stores JSON ``null`` there).
+    SQLite (the embedded default) takes ``bulk_update`` itself.
+    """
+    if not instances:
+        return
+    model = type(instances[0])
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(instances, fields)
+        return
+    pk = model._meta.pk
+    columns = [pk, *(model._meta.get_field(name) for name in fields)]
+    qn = connection.ops.quote_name
+    # The first row names each column's type; the others' values take it from there.
+    typed_row = ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in columns)
+    row = f"({placeholders(len(columns))})"
+    assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns[1:])
+    with connection.cursor() as cursor:
+        for start in range(0, len(instances), ROWS_UPDATE_BATCH):
+            batch = instances[start : start + ROWS_UPDATE_BATCH]
+            cursor.execute(
+                f"UPDATE {qn(model._meta.db_table)} AS t SET {assignments} "
+                f"FROM (VALUES ({typed_row}){f', {row}' * (len(batch) - 1)}) "
+                f"AS v({', '.join(qn(f.column) for f in columns)}) "
+                f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}",
+                [
+                    f.get_db_prep_save(getattr(instance, f.attname), connection)
+                    for instance in batch
+                    for f in columns
+                ],
+            )

@@ -6,7 +6,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from project.statements import insert_with_children
+from matches.errors import MatchNotFound
+from matches.locks import match_lock
+from matches.models import Match, MatchReport
+from matches.progression import MATCH_STATE_FIELDS
+from matches.selectors import reports_prefetch
+from project import statements
+from project.statements import insert_with_children, rows_update
+from tests.brackets import free_cup_started
 from tournaments.errors import TournamentNotFound
 from tournaments.locks import tournament_lock
 from tournaments.models import Participant, ParticipantMember, TeamMember, Tournament
@@ -161,3 +168,115 @@ def test_a_teams_read_reads_what_the_orm_reads(make_user):
     assert {id(m.team) for m in by_hand} == {id(by_hand[0].team)}  # one team instance
     assert fields_of(by_hand[0].team) == fields_of(orm[0].team)
     assert not any(m._state.adding or m.user._state.adding for m in by_hand)
+
+
+def test_the_match_lock_reads_what_the_orm_reads(make_user):
+    organizer = make_user()
+    tournament = free_cup_started(organizer=organizer, format="single_elimination", players=6)
+    first_round = Match.objects.filter(tournament=tournament, round=1, is_bye=False)
+    reported = first_round.order_by("pk").first()
+    for side in (reported.participant_a, reported.participant_b):
+        MatchReport.objects.create(
+            match=reported, participant=side, reported_by=side.captain,
+            winner=reported.participant_a, scores=[2, 1], games=[[1, 0], [0, 1], [1, 0]],
+        )  # fmt: skip
+    # A match with one side known, the other not yet: a LEFT JOIN's null.
+    waiting = next(
+        m
+        for m in Match.objects.filter(tournament=tournament, round=2).order_by("pk")
+        if (m.participant_a_id is None) != (m.participant_b_id is None)
+    )
+
+    for match in (reported, waiting):
+        with transaction.atomic():
+            by_hand = match_lock(match.pk)
+            orm = (
+                Match.objects.select_for_update(of=("self",))
+                .select_related("tournament", "participant_a", "participant_b")
+                .prefetch_related(reports_prefetch())
+                .get(pk=match.pk)
+            )
+        assert fields_of(by_hand) == fields_of(orm)
+        assert fields_of(by_hand.tournament) == fields_of(orm.tournament)
+        for side in ("participant_a", "participant_b"):
+            mine, theirs = getattr(by_hand, side), getattr(orm, side)
+            assert (mine and fields_of(mine)) == (theirs and fields_of(theirs))
+        assert [fields_of(r) for r in by_hand.loaded_reports] == [
+            fields_of(r) for r in orm.loaded_reports
+        ]
+        assert all(r.match is by_hand for r in by_hand.loaded_reports)
+        assert not by_hand._state.adding and not by_hand.tournament._state.adding
+    assert None in (by_hand.participant_a, by_hand.participant_b)
+    assert [r.scores for r in match_lock(reported.pk).loaded_reports] == [[2, 1], [2, 1]]
+    with pytest.raises(MatchNotFound):
+        match_lock(Match.objects.order_by("pk").last().pk + 1000)
+
+
+def _matches_changed(tournament, now) -> list[Match]:
+    """The tournament's first-round matches, changed the ways a result changes them: a
+    winner with scores and games, a forfeit without scores, a match made ready again."""
+    matches = list(Match.objects.filter(tournament=tournament, round=1).order_by("pk"))
+    for i, match in enumerate(matches):
+        match.status = [Match.Status.COMPLETED, Match.Status.READY][i % 2]
+        match.winner_id = match.participant_a_id if i % 2 == 0 else None
+        match.scores = [[2, 1], None][i % 2]
+        match.games = [[[1, 0], [0, 1], [1, 0]], None][i % 2]
+        match.completed_at = now if i % 2 == 0 else None
+        match.forfeit_id = match.participant_b_id if i % 4 == 2 else None
+        match.participant_a_id, match.participant_b_id = (
+            match.participant_b_id, match.participant_a_id,
+        )  # fmt: skip
+        match.next_slot = "b" if match.next_slot == "a" else "a"
+    return matches
+
+
+def _rows(tournament) -> list[dict]:
+    return list(Match.objects.filter(tournament=tournament).order_by("pk").values())
+
+
+@pytest.mark.parametrize("batch", [1000, 3], ids=["one statement", "batches of 3"])
+def test_rows_update_writes_what_bulk_update_writes(make_user, monkeypatch, batch):
+    monkeypatch.setattr(statements, "ROWS_UPDATE_BATCH", batch)
+    tournament = free_cup_started(organizer=make_user(), format="single_elimination", players=16)
+
+    class Rollback(Exception):
+        pass
+
+    written, now = {}, timezone.now()
+    for way in ("orm", "by hand"):
+        try:
+            with transaction.atomic():
+                matches = _matches_changed(tournament, now)
+                if way == "orm":
+                    Match.objects.bulk_update(matches, MATCH_STATE_FIELDS)
+                else:
+                    rows_update(matches, MATCH_STATE_FIELDS)
+                written[way] = _rows(tournament)
+                raise Rollback
+        except Rollback:
+            pass
+    assert written["by hand"] == written["orm"]
+    assert written["by hand"] != _rows(tournament)  # it did change them
+
+
+def test_rows_update_writes_none_as_save_does(make_user):
+    """A None in a JSON field is SQL NULL, as ``save()`` writes it (so ``isnull`` finds
+    it), not the JSON ``null`` that ``bulk_update`` writes."""
+    tournament = free_cup_started(organizer=make_user(), format="single_elimination", players=4)
+    saved, updated = Match.objects.filter(tournament=tournament, round=1).order_by("pk")
+    for match in (saved, updated):
+        match.scores, match.games = [1, 0], [[1, 0]]
+        match.save()
+        match.scores = match.games = None
+    saved.save()
+    rows_update([updated], ["scores", "games"])
+    null = Match.objects.filter(scores__isnull=True, games__isnull=True)
+    assert set(null.filter(pk__in=[saved.pk, updated.pk]).values_list("pk", flat=True)) == {
+        saved.pk,
+        updated.pk,
+    }
+
+
+def test_rows_update_of_nothing_sends_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        rows_update([], MATCH_STATE_FIELDS)
