@@ -206,11 +206,13 @@ class Progression(progress.BracketProgress):
     def later_rounds(self, round_number: int) -> list[tuple[int, str, bool]]:
         return locks.later_rounds_lock(tournament=self.tournament, after_round=round_number)
 
-    def open_ids(self) -> set[int]:
-        open_matches = Match.objects.filter(tournament=self.tournament).exclude(
-            status=Status.COMPLETED
+    def any_open(self, *, excluding: Iterable[int]) -> bool:
+        return (
+            Match.objects.filter(tournament=self.tournament)
+            .exclude(status=Status.COMPLETED)
+            .exclude(pk__in=list(excluding))
+            .exists()
         )
-        return set(open_matches.values_list("pk", flat=True))
 
     def group_matches(self, *, excluding: Iterable[int]) -> QuerySet[Match]:
         return Match.objects.filter(

@@ -209,8 +209,8 @@ class Progress(BracketProgress):
             if m.bracket == GROUP and m.round > round_number
         ]
 
-    def open_ids(self) -> set[int]:
-        return self.bracket.open
+    def any_open(self, *, excluding) -> bool:
+        return any(pk not in excluding for pk in self.bracket.open)
 
     def group_matches(self, *, excluding) -> list[MatchLike]:
         skip = set(excluding)

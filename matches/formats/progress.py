@@ -180,8 +180,9 @@ class BracketProgress(abc.ABC):
         locked until the action ends: an undo decides on them and then deletes them."""
 
     @abc.abstractmethod
-    def open_ids(self) -> Iterable[int]:
-        """Pks of the tournament's matches not completed, as stored."""
+    def any_open(self, *, excluding: Iterable[int]) -> bool:
+        """Whether a match of the tournament not completed, as stored, is left outside
+        ``excluding`` (the pks of the matches this action changed)."""
 
     @abc.abstractmethod
     def group_matches(self, *, excluding: Iterable[int]) -> Iterable[MatchLike]:
@@ -363,7 +364,7 @@ class BracketProgress(abc.ABC):
             self._round_close(self.round_done)
 
     def _round_close(self, round_number: int) -> None:
-        if any(pk not in self.changed for pk in self.open_ids()) or any(
+        if self.any_open(excluding=self.changed) or any(
             m.status != COMPLETED for m in self.changed.values()
         ):
             return  # a match of the tournament is still to be played
