@@ -16,6 +16,15 @@ alternating blocks:
   standings, the notification task). Both in round robins of 16 solo players, all their
   matches ready at the start, at most 100 reported in each, so none completes.
 * **floor** - ``GET /api/me`` by the same captains: the cheapest authenticated request.
+* **raw join** - ``bench/joins.py``'s ``raw_join`` on its own psycopg connection: the
+  join's transaction, statement for statement, in SQL with no ORM, no DRF, no publish and
+  no enqueue (other teams, the same tournaments).
+* **enqueue** - the join's Celery enqueue alone (``team_joined_send.apply_async``, to
+  Redis), as the join sends it after its commit.
+
+``floor + raw join + enqueue`` is what a join would cost if its Python were only the
+request's own (the floor's) and its statements written in SQL by hand: the line
+``floor/(floor+raw+enqueue)`` is the best floor/join such a join could reach.
 
 It prints the median over ``--blocks`` blocks of the CPU time of this process per request
 (``time.process_time``: every thread of the process, the publisher's included; PostgreSQL
@@ -37,13 +46,16 @@ import statistics
 import time
 from datetime import UTC, datetime
 
+import psycopg
 from common import (
+    PG_SERVER,
     RESULTS_DIR,
     app_env,
     app_in_process,
     app_in_process_end,
     results_write,
 )
+from joins import raw_join
 
 REDIS_URL = "redis://127.0.0.1:6379/9"  # its own (memory.py uses 10, snapshot.py 11...)
 TOURNAMENTS = 8
@@ -63,7 +75,9 @@ def main() -> None:
 
         from matches.models import Match
         from matches.services import tournament_start
-        from tournaments.models import Team, TeamMember
+        from notifications.tasks import team_joined_send
+        from tournaments.models import Team, TeamMember, Tournament
+        from tournaments.payloads import tournament_data
         from tournaments.services import tournament_create, tournament_join
         from users.models import User
         from wallets.services import deposit_create
@@ -114,6 +128,24 @@ def main() -> None:
                 )
                 for m in ready
             ]
+        # Teams for the raw join (joining the same tournaments), as bench/joins.py's.
+        raw_tournaments = [
+            {**tournament_data(t), "escrow": t.escrow_id}
+            for t in Tournament.objects.filter(pk__in=tournaments).order_by("pk")
+        ]
+        raw_teams = []
+        for i in range(joins):
+            members = []
+            for j in range(args.team_size):
+                player = User.objects.create_user(f"raw{i}-{j}")
+                wallet = deposit_create(user_id=player.pk, amount=100)
+                members.append({"id": player.pk, "username": player.username, "wallet": wallet.pk})
+            team = Team.objects.create(name=f"Raw team {i}", captain_id=members[0]["id"])
+            TeamMember.objects.bulk_create(TeamMember(team=team, user_id=m["id"]) for m in members)
+            raw_teams.append(
+                {"id": team.pk, "name": team.name, "captain": members[0]["id"], "members": members}
+            )
+        raw_connection = psycopg.connect(f"{PG_SERVER}/{args.database}")
         client = Client()
 
         def join(i: int) -> None:
@@ -143,11 +175,20 @@ def main() -> None:
                 "completed" if confirm else "awaiting_confirmation"
             )
 
+        def raw(i: int) -> None:
+            outcome = raw_join(raw_connection, raw_tournaments[i % TOURNAMENTS], raw_teams[i])
+            assert outcome == "ok", outcome
+
+        def enqueue(i: int) -> None:
+            team_joined_send.apply_async((i,))
+
         requests = {
             "join": join,
             "report": lambda i: report(i, confirm=False),
             "confirm": lambda i: report(i, confirm=True),
             "floor": floor,
+            "raw join": raw,
+            "enqueue": enqueue,
         }
         cpu: dict[str, list[float]] = {name: [] for name in requests}
         profiler = cProfile.Profile(time.process_time) if args.profile else None
@@ -168,11 +209,13 @@ def main() -> None:
             f"floor/{name}": round(medians["floor"] / medians[name], 3)
             for name in ("join", "report", "confirm")
         }
+        bound = medians["floor"] + medians["raw join"] + medians["enqueue"]
+        ratios["floor/(floor+raw+enqueue)"] = round(medians["floor"] / bound, 3)
         print(f"CPU per request, median of {args.blocks} blocks of {args.per_block}:")
         for name, median in medians.items():
-            print(f"  {name:<8} {median:7.3f} ms")
+            print(f"  {name:<9} {median:7.3f} ms")
         for name, ratio in ratios.items():
-            print(f"  {name:<14} {ratio:.3f}")
+            print(f"  {name:<26} {ratio:.3f}")
         name = f"inprocess-{stamp}" + (f"-{args.label}" if args.label else "")
         results_write(name, stamp=stamp, args=args, cpu_ms=medians, ratios=ratios)
         if profiler is not None:
@@ -181,6 +224,8 @@ def main() -> None:
             print(f"profile of {args.profile} (CPU; the timings above include its overhead):")
             pstats.Stats(str(profile_path)).sort_stats("cumulative").print_stats(40)
     finally:
+        if "raw_connection" in locals():
+            raw_connection.close()
         app_in_process_end(args.database, keep=args.keep)
 
 
@@ -194,7 +239,7 @@ def parse_args():
     parser.add_argument("--label", default="")
     parser.add_argument(
         "--profile",
-        choices=["join", "report", "confirm", "floor"],
+        choices=["join", "report", "confirm", "floor", "raw join", "enqueue"],
         help="profile this request's timed blocks (cProfile, CPU time) and save the stats",
     )
     return parser.parse_args()
