@@ -26,6 +26,9 @@ process, on PostgreSQL, with a roster of 5 (and a result's two):
 * **match lock** - a reported match with its tournament, both sides and its two
   reports, as every result starts: ``select_for_update(of=("self",))``,
   ``select_related`` and the reports' prefetch against ``matches.locks.match_lock``.
+* **open match check** - whether a round is over: a match of the tournament not
+  completed, outside the 3 the action changed. ``exclude(...).exists()`` against
+  ``matches.progression.open_match_exists``.
 * **match update** - a result's write of the matches it changed (``MATCH_STATE_FIELDS``
   of 1 and of 3 matches: a report, a confirmation that moves the winner on and makes the
   next match ready): ``bulk_update`` against ``project.statements.rows_update``.
@@ -193,7 +196,7 @@ def match_ways(organizer) -> dict[str, dict]:
     """A result's lock of its match, and its write of the matches it changed."""
     from matches.locks import match_lock
     from matches.models import Match, MatchReport
-    from matches.progression import MATCH_STATE_FIELDS
+    from matches.progression import MATCH_STATE_FIELDS, open_match_exists
     from matches.selectors import reports_prefetch
     from project.statements import rows_update
     from tests.brackets import free_cup_started
@@ -218,6 +221,16 @@ def match_ways(organizer) -> dict[str, dict]:
             ),
             "by hand": lambda _: match_lock(reported.pk),
         }
+    }
+    changed_pks = [m.pk for m in matches[:3]]
+    ways["open match check"] = {
+        "orm": lambda _: (
+            Match.objects.filter(tournament_id=tournament.pk)
+            .exclude(status=Match.Status.COMPLETED)
+            .exclude(pk__in=changed_pks)
+            .exists()
+        ),
+        "by hand": lambda _: open_match_exists(tournament_id=tournament.pk, excluding=changed_pks),
     }
     for count in (1, 3):
         changed = matches[:count]

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -46,7 +47,7 @@ from notifications.services import (
     match_result_confirmed_notify,
     match_result_disputed_notify,
 )
-from project.statements import rows_update
+from project.statements import placeholders, rows_update
 from tournaments.events import events_append, tournament_row_update
 from tournaments.locks import tournament_lock
 from tournaments.models import Participant, Tournament
@@ -207,12 +208,7 @@ class Progression(progress.BracketProgress):
         return locks.later_rounds_lock(tournament=self.tournament, after_round=round_number)
 
     def any_open(self, *, excluding: Iterable[int]) -> bool:
-        return (
-            Match.objects.filter(tournament=self.tournament)
-            .exclude(status=Status.COMPLETED)
-            .exclude(pk__in=list(excluding))
-            .exists()
-        )
+        return open_match_exists(tournament_id=self.tournament.pk, excluding=list(excluding))
 
     def group_matches(self, *, excluding: Iterable[int]) -> QuerySet[Match]:
         return Match.objects.filter(
@@ -331,6 +327,29 @@ class Progression(progress.BracketProgress):
         )
         prizes, pending = payouts.prizes_award(tournament=tournament, placements=placements)
         return placements, prizes, pending
+
+
+def open_match_exists(*, tournament_id: int, excluding: list[int]) -> bool:
+    """Whether the tournament has a match not completed (as stored) but those in
+    ``excluding``: every group result asks it, under the tournament's lock, to know
+    whether its round is over.
+
+    Written by hand: the ORM's version (``Match.objects.filter(tournament_id=...)
+    .exclude(status=COMPLETED).exclude(pk__in=excluding).exists()``) took 5.5x the CPU
+    (``bench/statements.py``). Plain SQL, the same on both databases.
+    """
+    sql = _OPEN_MATCH_SQL
+    if excluding:
+        sql += f" AND id NOT IN ({placeholders(len(excluding))})"
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " LIMIT 1", [tournament_id, Status.COMPLETED, *excluding])
+        return cursor.fetchone() is not None
+
+
+_OPEN_MATCH_SQL = (
+    f"SELECT 1 FROM {connection.ops.quote_name(Match._meta.db_table)} "
+    "WHERE tournament_id = %s AND status <> %s"
+)
 
 
 def matches_insert(

@@ -9,7 +9,7 @@ from django.utils import timezone
 from matches.errors import MatchNotFound
 from matches.locks import match_lock
 from matches.models import Match, MatchReport
-from matches.progression import MATCH_STATE_FIELDS
+from matches.progression import MATCH_STATE_FIELDS, open_match_exists
 from matches.selectors import reports_prefetch
 from project import statements
 from project.statements import insert_with_children, rows_update
@@ -280,3 +280,25 @@ def test_rows_update_writes_none_as_save_does(make_user):
 def test_rows_update_of_nothing_sends_nothing(django_assert_num_queries):
     with django_assert_num_queries(0):
         rows_update([], MATCH_STATE_FIELDS)
+
+
+def test_the_open_match_check_answers_what_the_orm_answers(make_user):
+    organizer = make_user()
+    tournament = free_cup_started(organizer=organizer, format="round_robin", players=4)
+    free_cup_started(organizer=organizer, format="round_robin", players=4)  # not counted
+    matches = list(Match.objects.filter(tournament=tournament).order_by("pk"))
+    Match.objects.filter(pk=matches[0].pk).update(status=Match.Status.COMPLETED)
+    open_pks = [m.pk for m in matches[1:]]
+    cases = [[], [matches[0].pk], open_pks[:2], open_pks, [matches[0].pk, *open_pks]]
+    answers = []
+    for excluding in cases:
+        orm = (
+            Match.objects.filter(tournament_id=tournament.pk)
+            .exclude(status=Match.Status.COMPLETED)
+            .exclude(pk__in=excluding)
+            .exists()
+        )
+        by_hand = open_match_exists(tournament_id=tournament.pk, excluding=excluding)
+        assert by_hand == orm, excluding
+        answers.append(by_hand)
+    assert answers == [True, True, True, False, False]
