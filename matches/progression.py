@@ -335,7 +335,7 @@ def open_match_exists(*, tournament_id: int, excluding: list[int]) -> bool:
     whether its round is over.
 
     Written by hand: the ORM's version (``Match.objects.filter(tournament_id=...)
-    .exclude(status=COMPLETED).exclude(pk__in=excluding).exists()``) took 5.5x the CPU
+    .exclude(status=COMPLETED).exclude(pk__in=excluding).exists()``) took 4-5.5x the CPU
     (``bench/statements.py``). Plain SQL, the same on both databases.
     """
     sql = _OPEN_MATCH_SQL

@@ -149,8 +149,9 @@ def rows_update(instances: list[Model], fields: list[str]) -> None:
     PostgreSQL: ``UPDATE t SET f = v.f, ... FROM (VALUES (pk, f, ...), ...) AS v WHERE
     t.pk = v.pk``.
 
-    The ORM's ``bulk_update`` builds a ``CASE WHEN pk = ... THEN ...`` per field per row,
-    which costs more CPU than the rest of the statement's trip (``bench/statements.py``).
+    Every result writes its matches this way: the ORM's ``bulk_update`` builds a ``CASE
+    WHEN pk = ... THEN ...`` per field per row, and took 7-9x the CPU of this for one
+    match, 12-15x for three (``bench/statements.py``).
     Values are the ones ``save()`` writes (``get_db_prep_save``): a None in a JSON field
     is SQL NULL, as ``save()`` stores it (``bulk_update`` stores JSON ``null`` there).
     SQLite (the embedded default) takes ``bulk_update`` itself.
