@@ -28,6 +28,7 @@ written last, after the tournament's: ``tournaments.locks``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -338,7 +339,7 @@ def open_match_exists(*, tournament_id: int, excluding: list[int]) -> bool:
     .exclude(status=COMPLETED).exclude(pk__in=excluding).exists()``) took 4-5.5x the CPU
     (``bench/statements.py``). Plain SQL, the same on both databases.
     """
-    sql = _OPEN_MATCH_SQL
+    sql = _open_match_sql()
     if excluding:
         sql += f" AND id NOT IN ({placeholders(len(excluding))})"
     with connection.cursor() as cursor:
@@ -346,10 +347,10 @@ def open_match_exists(*, tournament_id: int, excluding: list[int]) -> bool:
         return cursor.fetchone() is not None
 
 
-_OPEN_MATCH_SQL = (
-    f"SELECT 1 FROM {connection.ops.quote_name(Match._meta.db_table)} "
-    "WHERE tournament_id = %s AND status <> %s"
-)
+@functools.cache
+def _open_match_sql() -> str:
+    table = connection.ops.quote_name(Match._meta.db_table)
+    return f"SELECT 1 FROM {table} WHERE tournament_id = %s AND status <> %s"
 
 
 def matches_insert(

@@ -1,8 +1,9 @@
 """The pieces of the few statements the write path builds by hand instead of the ORM.
 
-Why by hand at all: on the paths of a join and of a result, the ORM's version of each took
-1.5 to 15 times the CPU of the same statement written by hand (``bench/statements.py`` measures each
-hand-built statement against the ORM version it replaces; figures in bench/README.md).
+Why by hand at all: on the paths of a join and of a result, the ORM's version of each
+took 1.4 to 15 times the CPU of the same statement written by hand (``bench/statements.py``
+measures each hand-built statement against the ORM version it replaces; figures in
+bench/README.md).
 Each place that does it says so, and ``tests/project/test_statements.py`` holds it to the
 ORM version. Columns and values always come from the models, so a field added to a model
 is read and written too.
