@@ -50,7 +50,7 @@ def match_lock(match_id: int) -> Match:
     Written by hand on PostgreSQL: every report, resolve, reset and forfeit starts here,
     and the ORM's version (``select_for_update(of=("self",)).select_related("tournament",
     "participant_a", "participant_b").prefetch_related(reports_prefetch())``, which SQLite
-    still takes) took 4.7-5x the CPU (``bench/statements.py``).
+    still takes) took 4.5-5x the CPU (``bench/statements.py``).
     """
     if connection.vendor != "postgresql":
         match = (

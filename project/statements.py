@@ -1,7 +1,7 @@
 """The pieces of the few statements the write path builds by hand instead of the ORM.
 
 Why by hand at all: on the paths of a join and of a result, the ORM's version of each
-took 1.4 to 15 times the CPU of the same statement written by hand (``bench/statements.py``
+took 1.3 to 16 times the CPU of the same statement written by hand (``bench/statements.py``
 measures each hand-built statement against the ORM version it replaces; figures in
 bench/README.md).
 Each place that does it says so, and ``tests/project/test_statements.py`` holds it to the
@@ -152,7 +152,7 @@ def rows_update(instances: list[Model], fields: list[str]) -> None:
 
     Every result writes its matches this way: the ORM's ``bulk_update`` builds a ``CASE
     WHEN pk = ... THEN ...`` per field per row, and took 7-9x the CPU of this for one
-    match, 12-15x for three (``bench/statements.py``).
+    match, 12-16x for three (``bench/statements.py``).
     Values are the ones ``save()`` writes (``get_db_prep_save``): a None in a JSON field
     is SQL NULL, as ``save()`` stores it (``bulk_update`` stores JSON ``null`` there).
     SQLite (the embedded default) takes ``bulk_update`` itself.

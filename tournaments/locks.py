@@ -53,7 +53,7 @@ def tournament_lock(tournament_id: int) -> Tournament:
 
     The SELECT is written here rather than built by the ORM
     (``select_for_update().get(pk=...)``): every write takes this lock, and the ORM's
-    version took 2.7-3.1x the CPU of this one, most of it compiling the SELECT of the
+    version took 2.7-3.9x the CPU of this one, most of it compiling the SELECT of the
     tournament's every column (``bench/statements.py``; project/statements.py). The same
     SELECT through ``raw()`` (as before) cut that to 1.7x only: ``raw()`` matches the
     columns to the fields again on every call; this reads them in the fields' order.
