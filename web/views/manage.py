@@ -526,6 +526,7 @@ def _console_render(
     refunded = sum(
         1 for p in tournament.loaded_participants if p.status == Participant.Status.REFUNDED
     )
+    plan = start_plan(tournament, now)
     page_data = {
         "tournament": tournament_data(tournament),
         "participants": [participant_data(p) for p in loaded],  # the list's order
@@ -533,6 +534,9 @@ def _console_render(
         "byes": [m.pk for m in console.matches if m.is_bye],
         "confirmation_seconds": int(settings.MATCH_CONFIRMATION_TIMEOUT.total_seconds()),
         "server_now": datetime_text(now),
+        # The start plan's times are said in this zone (start_plan); manage.js says them
+        # again in it as the plan changes, from the tournament and the participants above.
+        "time_zone": plan["time_zone"],
         "currency": settings.CURRENCY,
         "status_labels": STATUS_LABELS,
         "match_status_labels": MATCH_STATUS_LABELS,
@@ -557,7 +561,7 @@ def _console_render(
                 "total": refunded + tournament.refunds_pending,
             },
             "start_form": start_form or StartForm(),
-            "plan": start_plan(tournament, now),
+            "plan": plan,
             "confirm_cancel": confirm_cancel,
             "error": error,
             "page_data": page_data,
@@ -570,7 +574,8 @@ def start_plan(tournament: Tournament, now: datetime) -> dict:
     """What the console says of the start while in registration: the start time (in the
     zone the page names), whether it starts itself, the check-in window and who has
     checked in, and how many wait on the waitlist. Counts from the loaded participants:
-    no query."""
+    no query. manage.js (``renderStartPlan``) says the same again from the live state, in
+    this zone: a change here is one there."""
     registered = [
         p for p in tournament.loaded_participants if p.status == Participant.Status.REGISTERED
     ]

@@ -4,10 +4,11 @@
  * state, in the socket's shapes, is embedded as #console-data) with every section in the
  * page. This script follows the tournament's socket from that version (LiveFeed, resuming
  * with ?since=, so nothing between the page and the socket is missed or seen twice) and
- * redraws what an event changes: the participants as they register or leave, the queue of
- * disputed and overdue matches, the matches being played, the results, the refunds
- * counting down after a cancellation. A one-sided report joins the queue on its own when
- * its confirmation deadline passes.
+ * redraws what an event changes: the participants as they register, check in, wait or
+ * leave, the start plan (its times, check-in and waitlist), the queue of disputed and
+ * overdue matches, the matches being played, the results, the refunds counting down after
+ * a cancellation. A one-sided report joins the queue on its own when its confirmation
+ * deadline passes, and the plan says so when the start passes or check-in opens.
  *
  * The forms are the page's own (plain POSTs, CSRF-protected): this script draws the
  * queue's cards with the same fields as the server does, and keeps what the organizer has
@@ -69,6 +70,27 @@
     const abs = Math.abs(cents);
     const units = Math.floor(abs / 100).toLocaleString("en-US");
     return `${sign}${units}.${String(abs % 100).padStart(2, "0")} ${data.currency}`;
+  }
+
+  // Django's "M" (manage.html's dates): English, whatever the browser's language.
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const zoneClock = new Intl.DateTimeFormat("en-US", {
+    timeZone: data.time_zone,
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "numeric",
+    minute: "numeric",
+    hourCycle: "h23",
+  });
+
+  /* "24 Dec 2030, 18:30 Europe/Paris": manage.html's "j M Y, H:i" and the zone's name, in
+   * the server's zone (not the browser's). */
+  function zoneTime(ms) {
+    const part = {};
+    for (const { type, value } of zoneClock.formatToParts(new Date(ms))) part[type] = Number(value);
+    const two = (n) => String(n).padStart(2, "0");
+    return `${part.day} ${MONTHS[part.month - 1]} ${part.year}, ${two(part.hour)}:${two(part.minute)} ${data.time_zone}`;
   }
 
   function utcTime(ms) {
@@ -509,9 +531,73 @@
     bar.textContent = `${refunded} of ${total}`;
   }
 
+  /* The start plan (#start-plan) in manage.html's words, from the tournament and the
+   * participants as they are now (web.views.manage.start_plan counts the same). Whether
+   * the start has passed and check-in is open is read on the server's clock, so the plan
+   * also changes with time alone: it is drawn again each second, and its nodes replaced
+   * only when its words change. */
+  function renderStartPlan() {
+    const t = tournament;
+    let registered = 0;
+    let checkedIn = 0;
+    let waiting = 0;
+    let waitingCheckedIn = 0;
+    for (const p of participants.values()) {
+      if (p.status === "registered") {
+        registered += 1;
+        if (p.checked_in) checkedIn += 1;
+      } else if (p.status === "waitlisted") {
+        waiting += 1;
+        if (p.checked_in) waitingCheckedIn += 1;
+      }
+    }
+    const startsAt = t.starts_at === null ? null : Date.parse(t.starts_at);
+    const hasCheckIn = t.check_in_opens_minutes > 0;
+    // A number is a time, drawn as a <time>; the rest is text.
+    const rows = {
+      "plan-starts-at": startsAt === null ? ["None set"] : [startsAt, startsAt <= now() ? " (passed)" : ""],
+      "plan-auto-start": [
+        t.auto_start ? "Automatically at the start time, seeded in order of registration" : "When you press Start",
+      ],
+      "plan-check-in": ["None"],
+      "plan-waitlist": waiting
+        ? [
+            `${waiting} waiting${hasCheckIn ? ` (${waitingCheckedIn} checked in)` : ""}: ` +
+              "they take places that free up; those still waiting at the start are removed.",
+          ]
+        : ["Nobody waiting"],
+    };
+    if (hasCheckIn && startsAt !== null) {
+      const opens = startsAt - t.check_in_opens_minutes * 60000;
+      // As tournaments.services.check_in_is_open: until the start, however late.
+      const open = t.status === "registration" && now() >= opens;
+      rows["plan-check-in"] = [
+        `Opens ${t.check_in_opens_minutes} minutes before the start, at `,
+        opens,
+        open ? " (open now)" : "",
+        `. ${checkedIn} of ${registered} checked in; those not checked in at the start are removed` +
+          `${t.entry_fee ? " and refunded" : ""}.`,
+      ];
+    }
+    for (const [id, parts] of Object.entries(rows)) {
+      const node = $(id);
+      const key = JSON.stringify(parts);
+      if (node.dataset.key === key) continue;
+      node.dataset.key = key;
+      node.replaceChildren(
+        ...parts
+          .filter((part) => part !== "")
+          .map((part) =>
+            typeof part === "number" ? el("time", { datetime: new Date(part).toISOString() }, zoneTime(part)) : part,
+          ),
+      );
+    }
+  }
+
   function renderAll(arrived) {
     renderHeader();
     renderParticipants(arrived);
+    renderStartPlan();
     renderMatches();
     renderRefunds();
   }
@@ -599,13 +685,15 @@
 
   indicator.addEventListener("click", () => feed && feed.reconnectNow());
 
-  // A one-sided report becomes overdue at its deadline without any event: look each second.
+  // A one-sided report becomes overdue at its deadline without any event, and the start
+  // passes and check-in opens at their times: look each second.
   setInterval(() => {
     const overdue = Array.from(matches.values())
       .filter((m) => !isBye(m) && isOverdue(m))
       .map((m) => m.id)
       .join(",");
     if (overdue !== overdueIds) renderMatches();
+    renderStartPlan();
   }, 1000);
 
   const ask = $("cancel-ask");
