@@ -1,6 +1,6 @@
-"""The console's start plan (``#start-plan`` of ``/tournaments/{id}/manage``) kept live in a
-real browser: Debian's Chromium driven by Playwright, against a real daphne serving the
-test database (committed rows: ``transaction=True``).
+"""The console's start plan (``#start-plan`` of ``/tournaments/{id}/manage``) and its
+waitlist's numbers kept live in a real browser: Debian's Chromium driven by Playwright,
+against a real daphne serving the test database (committed rows: ``transaction=True``).
 
 While the organizer watches, players join, check in, wait and leave, and the organizer
 moves the start and turns the automatic start and the check-in off and on, through the
@@ -210,3 +210,34 @@ def test_the_start_plan_follows_check_ins_the_waitlist_and_the_organizers_change
     opened = check_in_words(soon, open_now=True, checked_in=2, registered=2)
     expect(page.locator("#plan-check-in")).to_have_text(opened, timeout=2 * TIMEOUT_MS)
     says(starts_at=when(soon), check_in=opened)
+
+
+def test_the_waitlist_is_numbered_again_live_when_an_entry_ahead_leaves(
+    console_page, server, make_user
+):
+    organizer = make_user("olga")
+    ana, ben, cy, dan = (make_user(name) for name in ("ana", "ben", "cy", "dan"))
+    tournament = committed(
+        tournament_create, organizer=organizer, name="Queue Cup",
+        format="single_elimination", max_participants=2,
+    )  # fmt: skip
+    for player in (ana, ben):
+        committed(tournament_join, tournament_id=tournament.pk, user=player)
+    page = console_page(organizer)
+    page.goto(server.url(f"/tournaments/{tournament.pk}/manage"))
+    expect(page.locator("#console-live")).to_have_attribute("data-state", "live")
+
+    def waiting_tags():
+        return page.locator('#participant-list li[data-status="waitlisted"]')
+
+    for player in (cy, dan):
+        committed(tournament_join, tournament_id=tournament.pk, user=player, waitlist=True)
+    expect(waiting_tags()).to_have_text(
+        [re.compile(r"cy.*waitlisted #1"), re.compile(r"dan.*waitlisted #2")], timeout=TIMEOUT_MS
+    )
+
+    committed(tournament_leave, tournament_id=tournament.pk, user=cy)  # the first in line
+    expect(waiting_tags()).to_have_text([re.compile(r"dan.*waitlisted #1")], timeout=TIMEOUT_MS)
+    # What a reload shows: the server numbered the line again.
+    body = page.request.get(server.url(f"/tournaments/{tournament.pk}/manage")).text()
+    assert re.search(r"dan</span>.*?waitlisted #1<", body, re.S)

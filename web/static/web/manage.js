@@ -379,7 +379,7 @@
     );
   }
 
-  function participantItem(p) {
+  function participantItem(p, place) {
     const teams = tournament.team_size > 1;
     const node = el(
       "li",
@@ -391,7 +391,7 @@
       node.append(" ", el("span", { class: "participant-members" }, p.members.map((u) => u.username).join(", ")));
     }
     if (p.status === "waitlisted") {
-      node.append(" ", el("span", { class: "tag", "data-status": "waitlisted" }, `waitlisted #${p.waitlist_position}`));
+      node.append(" ", el("span", { class: "tag", "data-status": "waitlisted" }, `waitlisted #${place}`));
     }
     if (p.checked_in && tournament.status === "registration") {
       node.append(" ", el("span", { class: "tag", "data-status": "checked-in" }, "checked in"));
@@ -467,12 +467,16 @@
     const list = Array.from(participants.values()).sort(
       (x, y) => waits(x) - waits(y) || (x.seed ?? Infinity) - (y.seed ?? Infinity) || x.id - y.id,
     );
+    // An entry's place in line is counted here: when one ahead of it leaves, the server
+    // numbers the line 1, 2, 3... again, and only the leaver's event says so.
+    const places = new Map();
+    for (const p of list) if (p.status === "waitlisted") places.set(p.id, places.size + 1);
     const container = $("participant-list");
     renderKeyed(
       container,
       list,
-      (p) => JSON.stringify([p, tournament.status, tournament.team_size]),
-      (p) => participantItem(p),
+      (p) => JSON.stringify([p, places.get(p.id), tournament.status, tournament.team_size]),
+      (p) => participantItem(p, places.get(p.id)),
     );
     if (arrived !== undefined) {
       const node = container.querySelector(`li[data-participant="${arrived}"]`);
