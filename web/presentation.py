@@ -6,7 +6,7 @@ same on every page.
 
 from django.conf import settings
 
-from matches.models import Match
+from matches.models import Match, MatchReport
 from tournaments.models import Tournament
 
 STATUS_LABELS = {
@@ -81,3 +81,13 @@ def result_text(
     if match.is_bye:
         return f"{names.get(winner_id, 'A side')} went through (a bye)"
     return f"{names.get(winner_id, 'A side')} won{score}"
+
+
+def report_text(match: Match, names: dict[int, str], report: MatchReport) -> str:
+    """What a side reported, in words, with the games it listed: "Alice won 2–1, games
+    3–1, 0–2, 5–4". The side that confirms a series result agrees to its games too (the
+    match keeps them), so it is shown them."""
+    text = result_text(match, names, report.winner_id, report.scores)
+    if report.games:
+        text += ", games " + ", ".join(f"{a}–{b}" for a, b in report.games)
+    return text

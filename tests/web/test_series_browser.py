@@ -200,11 +200,14 @@ def test_the_games_typed_in_the_room_are_checked_before_sending_and_reach_the_ot
         games,
     )
 
-    # Side b's room has the report to confirm; the games are the match's once it agrees.
+    # Side b's room has the report to confirm, with the games it would agree to; they are
+    # the match's once it agrees.
     confirm = page_b.locator('[data-panel="confirm"]')
     expect(confirm).to_be_visible(timeout=TIMEOUT_MS)
-    expect(confirm.locator("[data-other-result]")).to_have_text(
-        f"{name(side_a)} won 2–1", timeout=TIMEOUT_MS
+    reported = f"{name(side_a)} won 2–1, games 2–1, 0–2, 2–0"
+    expect(confirm.locator("[data-other-result]")).to_have_text(reported, timeout=TIMEOUT_MS)
+    expect(page_b.locator("#report-list li")).to_contain_text(
+        [f"reported: {reported}"], timeout=TIMEOUT_MS
     )
     for page in (page_a, page_b):
         expect(page.locator("#series")).to_have_text("Best of 3", timeout=TIMEOUT_MS)

@@ -77,6 +77,12 @@ def test_the_room_reports_a_series_with_its_games_and_shows_them(cup):
     url = f"/matches/{match.pk}/report"
     assert client_a.post(url, form_data(match, games="3-1, 0-2, 5-4")).status_code == 303
     assert MatchReport.objects.get(match=match).games == [[3, 1], [0, 2], [5, 4]]
+    # The side that confirms is shown the games it agrees to, and so is the reports list.
+    side_a_name = Participant.objects.get(pk=match.participant_a_id).name
+    reported = f"{side_a_name} won 2–1, games 3–1, 0–2, 5–4"
+    page = client_b.get(f"/matches/{match.pk}").text
+    assert f"<strong data-other-result>{reported}</strong>" in page  # the confirm panel
+    assert f"</strong> reported: {reported} <time" in page  # the reports list
     assert client_b.post(url, form_data(match, "confirm")).status_code == 303
 
     match.refresh_from_db()
@@ -126,10 +132,21 @@ def test_the_console_settles_a_disputed_series_with_its_games(cup, organizer):
     side_a = Participant.objects.get(pk=match.participant_a_id).captain
     side_b = Participant.objects.get(pk=match.participant_b_id).captain
     winner = match.participant_a_id
-    match_report(match_id=match.pk, user=side_a, winner_id=winner, scores=[2, 1])
+    match_report(
+        match_id=match.pk,
+        user=side_a,
+        winner_id=winner,
+        scores=[2, 1],
+        games=[[1, 0], [0, 1], [3, 2]],
+    )
     match_report(match_id=match.pk, user=side_b, winner_id=winner, scores=[2, 0])
     console = signed_in(organizer)
-    assert "Series score" in console.get(f"/tournaments/{tournament.pk}/manage").text
+    page = console.get(f"/tournaments/{tournament.pk}/manage").text
+    assert "Series score" in page
+    # The organizer deciding between the reports sees the games each one listed.
+    name = Participant.objects.get(pk=winner).name
+    assert f"reported: {name} won 2–1, games 1–0, 0–1, 3–2 <time" in page
+    assert f"reported: {name} won 2–0 <time" in page
 
     prefix = f"match-{match.pk}"
     response = console.post(

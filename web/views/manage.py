@@ -53,6 +53,7 @@ from web.presentation import (
     MATCH_STATUS_LABELS,
     STATUS_LABELS,
     money_text,
+    report_text,
     result_text,
     round_label,
 )
@@ -468,7 +469,7 @@ def _console_render(
         return [
             {
                 "by": names.get(report.participant_id, "A side"),
-                "result": result_text(match, names, report.winner_id, report.scores),
+                "result": report_text(match, names, report),
                 "at": report.at,
             }
             for report in match.loaded_reports

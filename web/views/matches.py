@@ -35,7 +35,7 @@ from project.encoding import datetime_text
 from project.errors import DomainError
 from tournaments.models import Participant, Tournament
 from web.forms_matches import ResultForm
-from web.presentation import MATCH_STATUS_LABELS, result_text, round_label
+from web.presentation import MATCH_STATUS_LABELS, report_text, result_text, round_label
 from web.views.accounts import login_required_redirect
 
 Status = Match.Status
@@ -359,7 +359,7 @@ def _room_render(
         {
             "report": report,
             "by": names.get(report.participant_id, "A side"),
-            "result": result_text(match, names, report.winner_id, report.scores),
+            "result": report_text(match, names, report),
         }
         for report in match.loaded_reports
     ]
@@ -382,9 +382,7 @@ def _room_render(
             "actions": actions,
             "forms": forms,
             "other_report": other,
-            "other_result": result_text(match, names, other.winner_id, other.scores)
-            if other
-            else None,
+            "other_result": report_text(match, names, other) if other else None,
             "other_name": names.get(other.participant_id) if other else None,
             "deadline": deadline,
             "deadline_words": deadline_words(match, names, mine) if deadline else None,

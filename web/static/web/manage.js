@@ -104,6 +104,12 @@
     return `${nameOf(winner)} won${score}`;
   }
 
+  /* A report with the games it listed (web.presentation.report_text). */
+  function reportText(m, r) {
+    const games = r.games ? `, games ${r.games.map(([a, b]) => `${a}–${b}`).join(", ")}` : "";
+    return resultText(m, r.winner, r.scores) + games;
+  }
+
   function lastRounds() {
     const last = {};
     for (const m of matches.values()) last[m.bracket] = Math.max(last[m.bracket] || 0, m.round);
@@ -242,7 +248,7 @@
       "ul",
       { class: "queue-reports" },
       ...m.reports.map((r) =>
-        el("li", {}, el("strong", {}, nameOf(r.participant)), ` reported: ${resultText(m, r.winner, r.scores)} `, timeEl(Date.parse(r.at), "at ")),
+        el("li", {}, el("strong", {}, nameOf(r.participant)), ` reported: ${reportText(m, r)} `, timeEl(Date.parse(r.at), "at ")),
       ),
     );
     const form = resolveForm(m, titleId);
@@ -338,7 +344,7 @@
       state = el(
         "td",
         { "data-label": "State" },
-        `${nameOf(report.participant)} reported ${resultText(m, report.winner, report.scores)}: confirmed automatically at `,
+        `${nameOf(report.participant)} reported ${reportText(m, report)}: confirmed automatically at `,
         timeEl(deadline),
         ` unless ${waitingFor(m)} answers.`,
       );

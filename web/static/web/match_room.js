@@ -43,6 +43,16 @@
     return `${nameOf(winner)} won${score}`;
   }
 
+  function gamesText(games) {
+    return games.map(([a, b]) => `${a}–${b}`).join(", ");
+  }
+
+  /* A report with the games it listed (web.presentation.report_text): the side that
+   * confirms a series agrees to its games too. */
+  function reportText(report) {
+    return resultText(report.winner, report.scores) + (report.games ? `, games ${gamesText(report.games)}` : "");
+  }
+
   function mySide() {
     if (viewer.side === "a") return match.participant_a;
     if (viewer.side === "b") return match.participant_b;
@@ -129,7 +139,7 @@
     result.textContent = match.status === "completed" ? resultText(match.winner, match.scores) : "";
     const games = document.querySelector("#series [data-games]"); // a best-of series only
     if (games) {
-      games.textContent = match.games ? ` · games ${match.games.map(([a, b]) => `${a}–${b}`).join(", ")}` : "";
+      games.textContent = match.games ? ` · games ${gamesText(match.games)}` : "";
     }
 
     renderReports();
@@ -147,7 +157,7 @@
         "li",
         { "data-participant": report.participant },
         el("strong", {}, nameOf(report.participant)),
-        ` reported: ${resultText(report.winner, report.scores)} `,
+        ` reported: ${reportText(report)} `,
         el("time", { datetime: report.at }, `at ${at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`)
       );
     });
@@ -220,7 +230,7 @@
     if (key === confirmKey) return;
     confirmKey = key;
     room.querySelector("[data-other-name]").textContent = nameOf(theirs.participant);
-    room.querySelector("[data-other-result]").textContent = resultText(theirs.winner, theirs.scores);
+    room.querySelector("[data-other-result]").textContent = reportText(theirs);
     const winner = theirs.winner === null ? "draw" : String(theirs.winner);
     const [a, b] = theirs.scores || ["", ""];
     const confirm = room.querySelector('form[data-form="confirm"]');
