@@ -1,6 +1,7 @@
 """The embedded default (SQLite, no other service) runs the write path's ORM versions of the
 statements that PostgreSQL takes by hand (project/statements.py): a paid team join, a
-refused second join and a leave, in a fresh process on a SQLite file of its own."""
+refused second join and a leave; a round robin played to the end (the match lock, the
+matches' update, the round's end); each in a fresh process on a SQLite file of its own."""
 
 import json
 import os
@@ -10,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SCRIPT = """
+SETUP = """
 import json, sys
 import django
 from django.conf import settings
@@ -21,6 +22,11 @@ from django.core.management import call_command
 from django.db import connection
 
 call_command("migrate", verbosity=0)
+"""
+
+SCRIPT = (
+    SETUP
+    + """
 from tournaments.errors import AlreadyRegistered
 from tournaments.models import TeamMember
 from tournaments.selectors import team_get
@@ -62,11 +68,13 @@ print(json.dumps({
     "players": [p.pk for p in players],
 }))
 """
+)
 
 
-def test_a_paid_team_join_and_leave_on_sqlite(tmp_path):
+def run_on_sqlite(script: str, tmp_path) -> dict:
+    """Run ``script`` in a fresh process on the embedded default; its last line, as JSON."""
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path / "db.sqlite3")],
+        [sys.executable, "-c", script, str(tmp_path / "db.sqlite3")],
         cwd=ROOT,
         env={
             "PATH": os.environ["PATH"],
@@ -79,7 +87,11 @@ def test_a_paid_team_join_and_leave_on_sqlite(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    outcome = json.loads(result.stdout.splitlines()[-1])
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_a_paid_team_join_and_leave_on_sqlite(tmp_path):
+    outcome = run_on_sqlite(SCRIPT, tmp_path)
     assert outcome["vendor"] == "sqlite"
     assert outcome["roster"] == sorted(outcome["players"]) and outcome["roster_ids_saved"]
     assert outcome["team"] == ["player0", "player1", "player2"]
@@ -87,3 +99,49 @@ def test_a_paid_team_join_and_leave_on_sqlite(tmp_path):
     assert outcome["after_join"] == [90, 90, 90]
     assert outcome["second"] == "already_registered"
     assert (outcome["left"], outcome["after_leave"]) == ("left", [100, 100, 100])
+
+
+PLAYED = (
+    SETUP
+    + """
+from matches.models import Match
+from matches.services import match_report, tournament_start
+from tournaments.models import Participant
+from tournaments.services import tournament_create, tournament_join
+from users.models import User
+
+organizer = User.objects.create_user("organizer")
+league = tournament_create(organizer=organizer, name="League", format="round_robin",
+                           max_participants=4)
+players = [User.objects.create_user(f"player{i}") for i in range(4)]
+for player in players:
+    tournament_join(tournament_id=league.pk, user=player)
+tournament_start(tournament_id=league.pk, user=organizer)
+captains = dict(Participant.objects.filter(tournament=league).values_list("pk", "captain_id"))
+played = []
+while (match := Match.objects.filter(tournament=league, status="ready", is_bye=False)
+       .order_by("round", "position").first()):
+    side_a, side_b = match.participant_a_id, match.participant_b_id
+    first = match_report(match_id=match.pk, user=User.objects.get(pk=captains[side_a]),
+                         winner_id=side_a, scores=[2, 1])
+    second = match_report(match_id=match.pk, user=User.objects.get(pk=captains[side_b]),
+                          winner_id=side_a, scores=[2, 1])
+    played.append([first.status, second.status])
+league.refresh_from_db()
+print(json.dumps({
+    "vendor": connection.vendor,
+    "played": played,
+    "stored": [[status, scores] for status, scores in Match.objects.filter(
+        tournament=league, is_bye=False).values_list("status", "scores")],
+    "status": league.status,
+}))
+"""
+)
+
+
+def test_a_round_robin_played_to_the_end_on_sqlite(tmp_path):
+    outcome = run_on_sqlite(PLAYED, tmp_path)
+    assert outcome["vendor"] == "sqlite"
+    assert outcome["played"] == [["awaiting_confirmation", "completed"]] * 6
+    assert outcome["stored"] == [["completed", [2, 1]]] * 6
+    assert outcome["status"] == "completed"
