@@ -47,13 +47,14 @@ def cup(make_user, organizer):
 
 @pytest.fixture
 def new_page(browser):
-    """``new_page(viewport, cookies=[...], javascript=True)``: a page in a browser context
-    of its own (one a person: their own cookies), which fails the test on any JavaScript
-    error. The contexts are closed when the test ends."""
+    """``new_page(viewport, cookies=[...], javascript=True, **options)``: a page in a
+    browser context of its own (one a person: their own cookies; ``options`` are the
+    context's others, e.g. ``timezone_id``, ``locale``), which fails the test on any
+    JavaScript error. The contexts are closed when the test ends."""
     opened = []
 
-    def open_page(viewport: dict, *, cookies=(), javascript: bool = True):
-        context = browser.new_context(viewport=viewport, java_script_enabled=javascript)
+    def open_page(viewport: dict, *, cookies=(), javascript: bool = True, **options):
+        context = browser.new_context(viewport=viewport, java_script_enabled=javascript, **options)
         if cookies:
             context.add_cookies(list(cookies))
         page = context.new_page()
