@@ -12,15 +12,8 @@ BIN := $(VENV)/bin
 # Where the tests find PostgreSQL and Redis; override from the environment.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/atom
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
-# The suite runs on this many processes (pytest-xdist; 0: in pytest's own). Each has its
-# own test database (test_atom_gw0, ...) and Redis database: those TEST_REDIS_DATABASES
-# names ("15,14"), or else TEST_REDIS_URL's and the ones after it, or before it past db 15
-# (so 15 and 14 here). See tests/parallel.py.
-TEST_WORKERS ?= 2
-TEST_REDIS_DATABASES ?=
 TEST_ENV := DEBUG=0 SECRET_KEY=test-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz \
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-	TEST_REDIS_DATABASES=$(TEST_REDIS_DATABASES) \
 	ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SECURE_SSL_REDIRECT=0 \
 	CELERY_TASK_ALWAYS_EAGER=1 DATABASE_POOL_MAX_SIZE=0
 
@@ -44,11 +37,11 @@ run: install
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) project.asgi:application
 
-# (The suite collects the static files itself, once a run: conftest.py.)
 test: install
+	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(BIN)/ruff check .
-	$(TEST_ENV) $(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

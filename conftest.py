@@ -1,7 +1,5 @@
 """Shared test fixtures. The suite runs on PostgreSQL and Redis (see Makefile: make test)."""
 
-import os
-
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
@@ -9,28 +7,10 @@ from rest_framework.test import APIClient
 from users.services import user_register
 from wallets.services import deposit_create
 
-# Fixtures for tests that run real server and worker processes, and a real browser; and
-# what keeps the workers of a parallel run (pytest -n, as `make test` runs) apart.
-pytest_plugins = ["tests.parallel", "tests.processes", "tests.browser"]
+# Fixtures for tests that run real server and worker processes, and a real browser.
+pytest_plugins = ["tests.processes", "tests.browser"]
 
 PASSWORD = "correct-Horse-battery-9"
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session):
-    """STATIC_ROOT collected once a run, before the tests are collected (a module may build
-    the ASGI application, whose WhiteNoise lists the directory) and any worker starts: with
-    DEBUG off the pages name their assets from its manifest, and servers and test clients
-    serve them from there. Alone: collectstatic rewrites files that tests of another run in
-    this checkout may be reading (tests/parallel.py)."""
-    if "PYTEST_XDIST_WORKER" in os.environ or session.config.option.collectonly:
-        return  # a worker's controller collected them
-    from django.core.management import call_command
-
-    from tests.parallel import turn
-
-    with turn(alone=True):
-        call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @pytest.fixture(scope="session", autouse=True)

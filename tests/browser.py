@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
-from tests.parallel import turn
 from tests.processes import database_url_of_the_tests, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -89,14 +89,14 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, tmp_path_factory):
-    # With DEBUG off the page's assets are served from STATIC_ROOT (WhiteNoise), which the
-    # suite collected when it started (conftest.py).
+def server(django_db_setup, django_db_blocker, tmp_path_factory):
+    # With DEBUG off the page's assets are served from STATIC_ROOT (WhiteNoise).
+    with django_db_blocker.unblock():
+        call_command("collectstatic", interactive=False, verbosity=0)
     env = os.environ | {"DATABASE_URL": database_url_of_the_tests(), "DATABASE_POOL_MAX_SIZE": "0"}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for this process only (see browser)
     live = Server(port=free_port(), env=env, log=tmp_path_factory.mktemp("daphne") / "log")
-    with turn(alone=False):  # it starts outside any test: not beside one that runs alone
-        live.start()
+    live.start()
     yield live
     live.kill()
 

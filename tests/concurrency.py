@@ -1,15 +1,11 @@
 """Run many requests at once from real threads, each with its own database connection."""
 
-import contextlib
 import threading
 import time
 
 from django.db import connections, transaction
 
-from tests.parallel import MANY_THREADS, one_at_a_time
-
-# PostgreSQL allows 100 connections here; leave room for the test's own connection (and
-# for the other worker's tests of a parallel run: see run_concurrently).
+# PostgreSQL allows 100 connections here; leave room for the test's own connection.
 MAX_THREADS = 60
 
 
@@ -17,8 +13,7 @@ def run_concurrently(calls, *, threads: int = MAX_THREADS) -> list:
     """Run the callables from ``threads`` threads released together; return their results.
 
     An exception is returned in place of its call's result rather than raised, so a test
-    can assert on every outcome. More than MANY_THREADS threads wait for any such call of
-    another worker or run to end: together they would pass PostgreSQL's limit.
+    can assert on every outcome.
     """
     threads = min(threads, len(calls))
     results: list = [None] * len(calls)
@@ -40,12 +35,10 @@ def run_concurrently(calls, *, threads: int = MAX_THREADS) -> list:
         threading.Thread(target=worker, args=(range(k, len(calls), threads),))
         for k in range(threads)
     ]
-    many = one_at_a_time("many-connections") if threads > MANY_THREADS else contextlib.nullcontext()
-    with many:
-        for thread in workers:
-            thread.start()
-        for thread in workers:
-            thread.join()
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
     return results
 
 

@@ -34,10 +34,6 @@ from tests.processes import (
     http_call,
 )
 
-# `make prod` collects the static files again into STATIC_ROOT, which the servers of other
-# tests serve (tests/parallel.py).
-pytestmark = pytest.mark.alone
-
 PASSWORD = "prod-Test-pass-8531"
 # The first start migrates a fresh database and collects the static files: on a busy
 # 2-core machine that takes a while.

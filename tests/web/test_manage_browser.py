@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
 from conftest import PASSWORD
 from matches.models import Match, MatchReport
 from matches.services import match_report, tournament_start
 from tests.browser import TIMEOUT_MS, Server, committed
-from tests.parallel import turn
 from tests.processes import database_url_of_the_tests, free_port
 from tests.web.clients import server_password_hash, session_cookie
 from tournaments.models import Participant, Tournament
@@ -50,8 +50,10 @@ CONFIRMATION_MINUTES = 1
 
 
 @pytest.fixture(scope="module")
-def queued_server(django_db_setup, tmp_path_factory):
+def queued_server(django_db_setup, django_db_blocker, tmp_path_factory):
     """A daphne whose tasks go to the broker (Redis) instead of running in-process."""
+    with django_db_blocker.unblock():
+        call_command("collectstatic", interactive=False, verbosity=0)
     env = os.environ | {
         "DATABASE_URL": database_url_of_the_tests(),
         "DATABASE_POOL_MAX_SIZE": "0",
@@ -60,8 +62,7 @@ def queued_server(django_db_setup, tmp_path_factory):
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     live = Server(port=free_port(), env=env, log=tmp_path_factory.mktemp("daphne") / "log")
-    with turn(alone=False):  # it starts outside any test (tests/parallel.py)
-        live.start()
+    live.start()
     yield live
     live.kill()
 
