@@ -35,7 +35,7 @@ from django.views.decorators.http import require_safe
 from consumers.selectors import LivePage, tournament_live_page
 from tournaments.errors import TournamentNotFound
 from tournaments.selectors import tournament_version
-from web.presentation import FORMAT_LABELS, STATUS_LABELS, money_text
+from web.presentation import FORMAT_LABELS, STATUS_LABELS, games_text, money_text
 
 GROUP_FORMATS = ("round_robin", "swiss")
 
@@ -335,7 +335,7 @@ def _series_html(match: dict) -> str:
     if match.get("best_of", 1) <= 1:
         return ""
     games = match.get("games") or []
-    listed = "".join([" · ", ", ".join(f"{a}–{b}" for a, b in games)]) if games else ""
+    listed = f" · {games_text(games)}" if games else ""
     return f' <span class="muted series">· Best of {match["best_of"]}{listed}</span>'
 
 

@@ -89,5 +89,10 @@ def report_text(match: Match, names: dict[int, str], report: MatchReport) -> str
     match keeps them), so it is shown them."""
     text = result_text(match, names, report.winner_id, report.scores)
     if report.games:
-        text += ", games " + ", ".join(f"{a}–{b}" for a, b in report.games)
+        text += f", games {games_text(report.games)}"
     return text
+
+
+def games_text(games: list[list[int]]) -> str:
+    """A series' games in words: "3–1, 0–2, 5–4"."""
+    return ", ".join(f"{a}–{b}" for a, b in games)
