@@ -35,7 +35,13 @@ from project.encoding import datetime_text
 from project.errors import DomainError
 from tournaments.models import Participant, Tournament
 from web.forms_matches import ResultForm
-from web.presentation import MATCH_STATUS_LABELS, report_text, result_text, round_label
+from web.presentation import (
+    MATCH_STATUS_LABELS,
+    games_text,
+    report_text,
+    result_text,
+    round_label,
+)
 from web.views.accounts import login_required_redirect
 
 Status = Match.Status
@@ -383,6 +389,7 @@ def _room_render(
             "forms": forms,
             "other_report": other,
             "other_result": report_text(match, names, other) if other else None,
+            "games": games_text(match.games) if match.games else None,
             "other_name": names.get(other.participant_id) if other else None,
             "deadline": deadline,
             "deadline_words": deadline_words(match, names, mine) if deadline else None,
